@@ -1,0 +1,3 @@
+from flowpipe_compiler.cli import main
+
+raise SystemExit(main())

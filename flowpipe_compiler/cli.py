@@ -1,0 +1,108 @@
+"""Command-line parsing only: options become arguments of a command function.
+
+``main`` is the one place that turns outcomes into exit codes: 0 ok, 1 findings,
+2 usage, 3 internal error (traceback with ``--traceback``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from flowpipe_compiler import __version__
+from flowpipe_compiler.commands import Exit
+
+_FORMATS = ("text", "json", "github", "sarif")
+_root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Repository root; no path outside it is read. Default: the enclosing git repository.",
+)
+
+
+def _root(root: Path | None) -> Path:
+    from flowpipe_compiler.check import repo_root
+
+    return root if root is not None else repo_root(Path.cwd())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flowpipe")
+@click.option("--traceback", is_flag=True, help="Print the traceback of an internal error.")
+def cli(traceback: bool) -> None:
+    """flowpipe: check flows and compile them for Kubernetes."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--format", "output_format", type=click.Choice(_FORMATS), default="text", show_default=True
+)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
+@_root_option
+def validate(paths: tuple[str, ...], output_format: str, strict: bool, root: Path | None) -> int:
+    """Check flow files (default: flows/) and report every finding."""
+    from flowpipe_compiler.commands.validate import validate as run
+
+    return run(list(paths) or ["flows"], _root(root), output_format, strict)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+@_root_option
+def spec(file: str, as_json: bool, root: Path | None) -> int:
+    """Print the normalised, canonical (compiled) spec of one flow."""
+    from flowpipe_compiler.commands.spec import spec as run
+
+    return run(file, _root(root), as_json)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=str))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(("mermaid", "dot")),
+    default="mermaid",
+    show_default=True,
+)
+@_root_option
+def graph(file: str, output_format: str, root: Path | None) -> int:
+    """Draw one flow as a Mermaid flowchart or a Graphviz graph."""
+    from flowpipe_compiler.commands.spec import draw
+
+    return draw(file, _root(root), output_format)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    from flowpipe_compiler.diagnostics import FlowpipeError
+
+    try:
+        result = cli.main(args=args, prog_name="flowpipe", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return Exit.USAGE
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        sys.stderr.write("flowpipe: interrupted\n")
+        return Exit.INTERRUPTED
+    except FlowpipeError as exc:
+        sys.stderr.write(f"flowpipe: error: {exc}\n")
+        return exc.exit_code
+    except Exception as exc:
+        if "--traceback" in args:
+            traceback.print_exc()
+        sys.stderr.write(
+            f"flowpipe: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in flowpipe, not in your flow. "
+            "Run again with --traceback and report what it prints.\n"
+        )
+        return Exit.INTERNAL
+    return int(result) if isinstance(result, int) else Exit.OK
