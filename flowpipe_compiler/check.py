@@ -122,8 +122,14 @@ def _walk(directory: Path, root: Path, problems: list[FileResult]) -> list[Path]
 
 
 def check_file(path: Path) -> FileResult:
+    if not path.is_file():  # a FIFO or device would block or never end
+        kind = "a broken symlink" if path.is_symlink() and not path.exists() else "not a regular file"
+        return _problem(path, "FP008", f"cannot read: {kind}", "pass a flow file")
     try:
-        raw = path.read_bytes()
+        if path.stat().st_size > source.MAX_FILE_BYTES:
+            raw = path.open("rb").read(source.MAX_FILE_BYTES + 1)
+        else:
+            raw = path.read_bytes()
     except OSError as exc:
         return _problem(path, "FP008", f"cannot read: {exc.strerror or exc}", "check permissions")
     return check_bytes(display(path), raw, path.stem)

@@ -23,7 +23,6 @@ _RANGE = {
     "minItems",
     "maxItems",
     "multipleOf",
-    "uniqueItems",
 }
 
 _JSON_TYPES = {
@@ -150,7 +149,7 @@ def report(
         elif keyword in ("pattern", "format"):
             findings.add(
                 code_for_all or special or "FP105",
-                f"{where}: {value!r} is not a valid {where.replace('_', ' ')}",
+                f"{where}: {value!r} does not have the required form",
                 path,
                 hint=_described(root_schema, error.schema_path),
             )
@@ -159,8 +158,14 @@ def report(
 
 
 def _described(root: dict[str, Any], schema_path: Any) -> str | None:
-    description = schemas.at_path(root, list(schema_path)[:-1]).get("description")
-    return str(description) if description else None
+    """The description nearest to the failing keyword, looking outwards."""
+    parts = list(schema_path)[:-1]
+    while parts:
+        description = schemas.at_path(root, parts).get("description")
+        if description:
+            return str(description)
+        parts.pop()
+    return None
 
 
 def _yaml_text(value: Any) -> str:

@@ -75,7 +75,7 @@ def decode(path: str, raw: bytes) -> str:
     if len(raw) > MAX_FILE_BYTES:
         raise SourceError(
             "FP006",
-            f"file is {len(raw):,} bytes; flow files are limited to {MAX_FILE_BYTES:,} bytes",
+            f"file is larger than the {MAX_FILE_BYTES:,}-byte limit for flow files",
             Location(1, 1),
             hint="split the file or remove embedded data",
         )

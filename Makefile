@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SARIF_SCHEMA := .cache/sarif-schema-2.1.0.json
+
+.PHONY: setup demo test lint generate bench clean
+
+setup: $(STAMP) $(SARIF_SCHEMA)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# The OASIS SARIF 2.1.0 schema, to check our SARIF output offline; npm ships a copy.
+$(SARIF_SCHEMA):
+	mkdir -p .cache/npm && cd .cache/npm && npm pack --silent @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null
+	tar -xzf .cache/npm/microsoft-jest-sarif-1.0.0-beta.0.tgz -C .cache/npm package/lib/schemas/sarif-2.1.0-rtm.5.json
+	cp .cache/npm/package/lib/schemas/sarif-2.1.0-rtm.5.json $@
+
+demo: setup
+	@echo "== flowpipe validate: every example flow (warnings are settings left to run time)"
+	$(BIN)/flowpipe validate flows/
+	@echo "== flowpipe spec: the compiled spec the runtime receives"
+	$(BIN)/flowpipe spec flows/csv-to-sqlite.yaml
+	@echo "== flowpipe graph"
+	$(BIN)/flowpipe graph flows/csv-to-sqlite.yaml
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m flowpipe_compiler.docgen --check
+
+generate: setup
+	$(BIN)/python -m flowpipe_compiler.docgen
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis
