@@ -112,7 +112,7 @@ def report(
                 f"key '{bad_key}' is not allowed here",
                 (*path, str(bad_key)),
                 at_key=True,
-                hint=subschema.get("description"),
+                hint=_described(root_schema, error.schema_path),
             )
             continue
         value = error.instance
