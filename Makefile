@@ -43,7 +43,7 @@ generate: setup
 	$(BIN)/python -m flowpipe_compiler.docgen
 
 bench: setup
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(SUITE)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis

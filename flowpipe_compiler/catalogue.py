@@ -7,6 +7,7 @@ stage's kind, wiring and config are checked at compile time rather than in a pod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
 from flowpipe_compiler import schema_check, schemas
@@ -25,6 +26,7 @@ class StageType:
     env_settings: dict[str, str]
 
 
+@cache
 def types() -> dict[str, StageType]:
     return {
         name: StageType(

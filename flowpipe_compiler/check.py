@@ -121,9 +121,11 @@ def _walk(directory: Path, root: Path, problems: list[FileResult]) -> list[Path]
     return found
 
 
-def check_file(path: Path) -> FileResult:
+def check_file(path: Path, *, compile_spec: bool = True) -> FileResult:
     if not path.is_file():  # a FIFO or device would block or never end
-        kind = "a broken symlink" if path.is_symlink() and not path.exists() else "not a regular file"
+        kind = (
+            "a broken symlink" if path.is_symlink() and not path.exists() else "not a regular file"
+        )
         return _problem(path, "FP008", f"cannot read: {kind}", "pass a flow file")
     try:
         if path.stat().st_size > source.MAX_FILE_BYTES:
@@ -132,11 +134,14 @@ def check_file(path: Path) -> FileResult:
             raw = path.read_bytes()
     except OSError as exc:
         return _problem(path, "FP008", f"cannot read: {exc.strerror or exc}", "check permissions")
-    return check_bytes(display(path), raw, path.stem)
+    return check_bytes(display(path), raw, path.stem, compile_spec=compile_spec)
 
 
-def check_bytes(name: str, raw: bytes, stem: str) -> FileResult:
-    """Check one flow given as bytes; ``name`` is how diagnostics refer to it."""
+def check_bytes(name: str, raw: bytes, stem: str, *, compile_spec: bool = True) -> FileResult:
+    """Check one flow given as bytes; ``name`` is how diagnostics refer to it.
+
+    With ``compile_spec``, a flow without errors also gets its compiled spec.
+    """
     result = FileResult(name)
     try:
         result.text = source.decode(name, raw)
@@ -166,7 +171,7 @@ def check_bytes(name: str, raw: bytes, stem: str) -> FileResult:
         kinds = catalogue.check_stages(findings, flow)
         flow_name = semantics.flow_name(findings, flow, stem)
         semantics.check(findings, flow, kinds)
-        if not findings.has_errors:
+        if compile_spec and not findings.has_errors:
             result.spec = normalize(flow, flow_name, kinds)
     result.diagnostics = sorted(
         findings.items, key=lambda d: (d.location.line, d.location.col) if d.location else (0, 0)
@@ -194,6 +199,6 @@ def _load(name: str, text: str) -> source.Document:
         return source.Document(name, text, data)  # e.g. tabs: valid JSON, not valid YAML
 
 
-def check_paths(targets: list[str], root: Path) -> list[FileResult]:
+def check_paths(targets: list[str], root: Path, *, compile_spec: bool = True) -> list[FileResult]:
     files, problems = discover(targets, root)
-    return problems + [check_file(path) for path in files]
+    return problems + [check_file(path, compile_spec=compile_spec) for path in files]

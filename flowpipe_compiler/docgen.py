@@ -125,12 +125,14 @@ def flow_spec_markdown() -> str:
     out = [
         "# Flow spec reference",
         "",
-        "<!-- Generated from flowpipe_compiler/schemas/flow.schema.json by `make generate`. Do not edit. -->",
+        "<!-- Generated from flowpipe_compiler/schemas/flow.schema.json by `make generate`."
+        " Do not edit. -->",
         "",
         root["description"],
         "",
-        "Editors: put `# yaml-language-server: $schema=<path to>/flowpipe_compiler/schemas/flow.schema.json`",
-        "at the top of a flow file. Flows are YAML (1.2 core schema) or JSON, one flow per file;",
+        "Editors: put `# yaml-language-server: $schema=<path>` at the top of a flow file,",
+        "with the path of `flowpipe_compiler/schemas/flow.schema.json`.",
+        "Flows are YAML (1.2 core schema) or JSON, one flow per file;",
         "a flow without `name` takes its file name's stem. Enum values may be written in full",
         "(`EXECUTION_MODE_JOB`) or short (`job`); the compiled spec always uses the full name.",
         "",

@@ -108,9 +108,19 @@ def load(path: str, text: str) -> Document:
 
 
 def _events(text: str) -> Iterator[Any]:
-    from ruamel.yaml import YAML
+    try:
+        from _ruamel_yaml import CParser  # ruamel.yaml.clib: libyaml's parser
+    except ImportError:  # pragma: no cover - pure-Python fallback, same events
+        from ruamel.yaml import YAML
 
-    return iter(YAML(typ="safe").parse(text))
+        yield from YAML(typ="safe", pure=True).parse(text)
+        return
+    parser = CParser(text)
+    try:
+        while parser.check_event():
+            yield parser.get_event()
+    finally:
+        parser.dispose()
 
 
 def _syntax_error(text: str, exc: Exception) -> SourceError:

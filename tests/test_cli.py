@@ -64,7 +64,7 @@ def test_usage_error_exits_2(repo: Path, flowpipe: Run) -> None:
 def test_internal_error_exits_3_with_a_pointer_to_traceback(
     repo: Path, flowpipe: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(*_: object) -> None:
+    def explode(*_: object, **__: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr("flowpipe_compiler.commands.validate.check_paths", explode)
@@ -77,7 +77,7 @@ def test_internal_error_exits_3_with_a_pointer_to_traceback(
 
 
 def test_interrupt_exits_130(repo: Path, flowpipe: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupt(*_: object) -> None:
+    def interrupt(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr("flowpipe_compiler.commands.validate.check_paths", interrupt)

@@ -97,7 +97,7 @@ def test_size_limit() -> None:
 
 
 def test_non_utf8_is_located_at_the_bad_byte() -> None:
-    result = check_bytes("latin.yaml", "name: demo\nlabels:\n  x: caf".encode() + b"\xe9\n", "x")
+    result = check_bytes("latin.yaml", b"name: demo\nlabels:\n  x: caf" + b"\xe9\n", "x")
     (diagnostic,) = result.diagnostics
     assert diagnostic.code == "FP003"
     assert diagnostic.location == Location(3, 9)
