@@ -83,7 +83,7 @@ def _type(node: dict[str, Any], root: dict[str, Any]) -> str:
         return _type({k: v for k, v in target.items() if k != "description"}, root)
     if "enum" in node:
         return "enum: " + ", ".join(f"`{v}`" for v in node["enum"])
-    kind = node.get("type", "any")
+    kind = str(node.get("type", "any"))
     if kind == "array":
         return f"list of {_type(node.get('items', {}), root)}"
     if kind == "object" and isinstance(node.get("additionalProperties"), dict):
