@@ -9,10 +9,10 @@ SARIF_SCHEMA := .cache/sarif-schema-2.1.0.json
 
 setup: $(STAMP) $(SARIF_SCHEMA)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml runtime/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./runtime
 	touch $@
 
 # The OASIS SARIF 2.1.0 schema, to check our SARIF output offline; npm ships a copy.
@@ -22,12 +22,15 @@ $(SARIF_SCHEMA):
 	cp .cache/npm/package/lib/schemas/sarif-2.1.0-rtm.5.json $@
 
 demo: setup
-	@echo "== flowpipe validate: every example flow (warnings are settings left to run time)"
+	@echo "== 1. flowpipe validate: every example flow (warnings: settings left to run time)"
 	$(BIN)/flowpipe validate flows/
-	@echo "== flowpipe spec: the compiled spec the runtime receives"
-	$(BIN)/flowpipe spec flows/csv-to-sqlite.yaml
-	@echo "== flowpipe graph"
+	@echo "== 2. flowpipe graph: the demo flow"
 	$(BIN)/flowpipe graph flows/csv-to-sqlite.yaml
+	@echo "== 3. flowpipe run: CSV files in examples/data -> SQLite out/trades.db (JSON logs)"
+	rm -rf out
+	$(BIN)/flowpipe run flows/csv-to-sqlite.yaml
+	@echo "== 4. what landed"
+	$(BIN)/python examples/counts.py out/trades.db trades out/csv-to-sqlite.rejected.jsonl
 
 test: setup
 	$(BIN)/python -m pytest

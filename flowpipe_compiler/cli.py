@@ -79,6 +79,22 @@ def graph(file: str, output_format: str, root: Path | None) -> int:
     return draw(file, _root(root), output_format)
 
 
+@cli.command()
+@click.argument("file", type=click.Path(path_type=str))
+@click.option(
+    "--http-port",
+    default="off",
+    show_default=True,
+    help="Serve /healthz, /readyz and /metrics on this port (0: any free port).",
+)
+@_root_option
+def run(file: str, http_port: str, root: Path | None) -> int:
+    """Compile one flow and run it here with flowpipe-runtime; exits with its exit code."""
+    from flowpipe_compiler.commands.run import run as start
+
+    return start(file, _root(root), http_port)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     from flowpipe_compiler.diagnostics import FlowpipeError

@@ -12,7 +12,7 @@ from flowpipe_compiler.diagnostics import UsageError
 from flowpipe_compiler.reporters import text
 
 
-def _compiled(path: str, root: Path) -> dict[str, Any] | None:
+def compiled(path: str, root: Path) -> dict[str, Any] | None:
     """The compiled spec of one flow file; its diagnostics go to stderr."""
     results = check_paths([path], root)
     if len(results) != 1:
@@ -24,7 +24,7 @@ def _compiled(path: str, root: Path) -> dict[str, Any] | None:
 
 
 def _print(path: str, root: Path, render: Callable[[dict[str, Any]], str]) -> int:
-    spec = _compiled(path, root)
+    spec = compiled(path, root)
     if spec is None:
         return Exit.FINDINGS
     sys.stdout.write(render(spec))

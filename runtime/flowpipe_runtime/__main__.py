@@ -1,0 +1,3 @@
+from flowpipe_runtime.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""The stage SDK: what a source, a transform and a sink implement.
+
+Stages work on batches (lists of records); ``RecordTransform`` offers a per-record
+convenience. A stage class is registered under a type name in the ``flowpipe.stages``
+entry-point group; one instance is made per worker thread, so instance state needs no lock,
+while state shared by a stage's threads lives on ``StageContext.shared``.
+
+Errors: raise :class:`RecordError` for one bad record (it goes to the dead letter, counted);
+any other exception stops the flow and makes the process exit non-zero.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+Kind = Literal["source", "transform", "sink"]
+Batch = list[Any]
+
+
+class RecordError(Exception):
+    """One record cannot be processed; it is sent to the dead letter with this reason."""
+
+
+@dataclass(slots=True)
+class StageContext:
+    """What a stage instance knows about where it runs."""
+
+    flow: str
+    stage: str
+    type: str
+    config: dict[str, Any]
+    thread_index: int
+    threads: int
+    batch_size: int
+    stopping: threading.Event
+    """Set when the flow drains (SIGTERM or a failure): sources should return soon."""
+    shared: dict[str, Any]
+    """One dict per stage, shared by its threads (guard it with ``shared_lock``)."""
+    shared_lock: threading.Lock
+    queue_schema: dict[str, Any] | None = None
+    """The compiled schema of the stage's input queue, when the flow names one."""
+    dead_letter: Any = None
+    """Callable ``(record, reason)`` that records a rejected record; set by the engine."""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class Stage:
+    """Common base: ``kind`` and ``open``/``close`` hooks."""
+
+    kind: ClassVar[Kind]
+    config_schema: ClassVar[dict[str, Any] | None] = None
+    """For plugins: the JSON Schema of ``config``. Built-ins take theirs from the catalogue."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+
+    def open(self) -> None:
+        """Acquire resources (connections, files); errors here stop start-up."""
+
+    def close(self) -> None:
+        """Release resources; called once per thread after its last batch."""
+
+
+class Source(Stage):
+    kind = "source"
+
+    def batches(self) -> Iterator[Batch]:
+        """Yield batches until exhausted (job) or until ``ctx.stopping`` is set."""
+        raise NotImplementedError
+
+
+class Transform(Stage):
+    kind = "transform"
+
+    def process(self, batch: Batch) -> Batch:
+        """Return the output batch (may be shorter, longer, or the same list)."""
+        raise NotImplementedError
+
+
+class RecordTransform(Transform):
+    """Per-record convenience: implement ``process_record``; ``None`` drops the record."""
+
+    def process(self, batch: Batch) -> Batch:
+        out = []
+        for record in batch:
+            try:
+                result = self.process_record(record)
+            except RecordError as exc:
+                self.ctx.dead_letter(record, str(exc))
+                continue
+            if result is not None:
+                out.append(result)
+        return out
+
+    def process_record(self, record: Any) -> Any:
+        raise NotImplementedError
+
+
+class Sink(Stage):
+    kind = "sink"
+
+    def write(self, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Make everything written so far durable; called before ``close``."""

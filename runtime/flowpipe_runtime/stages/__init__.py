@@ -1,0 +1,1 @@
+"""Built-in stage types (registered as ``flowpipe.stages`` entry points)."""
