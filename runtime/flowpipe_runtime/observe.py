@@ -123,7 +123,7 @@ class HealthServer:
         registry.register(FlowCollector(flow))  # type: ignore[arg-type]
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if self.path == "/healthz":
                     self._send(200, b"ok\n", "text/plain")
                 elif self.path == "/readyz":

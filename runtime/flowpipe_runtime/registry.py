@@ -69,7 +69,8 @@ def resolve(stage: dict[str, Any]) -> StageType:
         raise StartupError(f"stage '{name}': {entry.value} is not a flowpipe Stage class")
     if cls.kind != stage["kind"]:
         raise StartupError(
-            f"stage '{name}': type '{type_name}' is a {cls.kind}, the flow uses it as a {stage['kind']}"
+            f"stage '{name}': type '{type_name}' is a {cls.kind}, "
+            f"the flow uses it as a {stage['kind']}"
         )
     known = catalogue().get(type_name)
     schema = known["config"] if known is not None else cls.config_schema

@@ -21,7 +21,8 @@ log = logging.getLogger("flowpipe.stage")
 def matched_files(patterns: list[str]) -> list[str]:
     found: set[str] = set()
     for pattern in patterns:
-        found.update(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        # glob.glob, not Path.glob: patterns may be absolute (/data/in/*.csv)
+        found.update(p for p in glob.glob(pattern, recursive=True) if Path(p).is_file())  # noqa: PTH207
     return sorted(found)
 
 
@@ -58,7 +59,7 @@ class FileSource(Source):
         for path in self.files:
             if self.ctx.stopping.is_set():
                 return
-            with open(path, encoding=encoding, newline="") as handle:
+            with Path(path).open(encoding=encoding, newline="") as handle:
                 if whole:
                     yield [handle.read()]
                     continue
