@@ -248,14 +248,15 @@ class Flow:
         with self._lock:
             stage.errors += 1
             self.failures.append(message)
-        log.error(
-            message,
-            exc_info=exc,
-            extra={"flow": self.name, "stage": stage.name, "thread": index, "record": position},
-        )
+        # Stop and unblock first: nothing below may keep the flow from ending.
         self.stop(f"stage '{stage.name}' failed")
         for queue in self._upstream(stage):
             queue.abort()
+        log.error(
+            message,
+            exc_info=exc,
+            extra={"flow": self.name, "stage": stage.name, "worker": index, "record": position},
+        )
 
     def _upstream(self, failed: StageRun) -> list[BatchQueue]:
         """Queues that feed ``failed``, directly or through other stages."""

@@ -1,0 +1,61 @@
+"""Stage types used only by the tests, registered through a patched entry-point table."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from flowpipe_runtime.sdk import Batch, Sink, Source, Transform
+
+COLLECTED: dict[str, list[Any]] = {}
+_LOCK = threading.Lock()
+
+
+class CountingSource(Source):
+    """Emits the integers [0, count) split over its threads: thread i emits i, i+n, ..."""
+
+    config_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"count": {"type": "integer"}, "batch": {"type": "integer"}},
+    }
+
+    def batches(self) -> Iterator[Batch]:
+        count = self.ctx.config["count"]
+        size = self.ctx.config.get("batch", 97)
+        numbers = range(self.ctx.thread_index, count, self.ctx.threads)
+        for start in range(0, len(numbers), size):
+            yield list(numbers[start : start + size])
+
+
+class FailAt(Transform):
+    """Raises when it sees the record equal to config.at."""
+
+    def process(self, batch: Batch) -> Batch:
+        if self.ctx.config["at"] in batch:
+            raise ValueError(f"record {self.ctx.config['at']} is poison")
+        return batch
+
+
+class Collect(Sink):
+    """Appends every record to COLLECTED[config.key]."""
+
+    def write(self, batch: Batch) -> None:
+        with _LOCK:
+            COLLECTED.setdefault(self.ctx.config["key"], []).extend(batch)
+
+
+class FailingOpen(Sink):
+    def open(self) -> None:
+        raise ConnectionError("database is down")
+
+    def write(self, batch: Batch) -> None:  # pragma: no cover - never opened
+        pass
+
+
+ENTRY_POINTS = {
+    "counting_source": "CountingSource",
+    "fail_at": "FailAt",
+    "collect": "Collect",
+    "failing_open": "FailingOpen",
+}
