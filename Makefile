@@ -39,6 +39,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --ignore-missing-imports runtime/flowpipe_runtime
 	$(BIN)/lint-imports
 	$(BIN)/python -m flowpipe_compiler.docgen --check
 

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         overrides = {k: _parse(k, str(v)) for k, v in given.items() if v is not None}
-        settings = Settings.from_env(**overrides)
+        settings = Settings.from_env(None, **overrides)
     except SettingsError as exc:
         print(f"flowpipe-runtime: {exc}", file=sys.stderr)
         return 2

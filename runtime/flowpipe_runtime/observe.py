@@ -120,7 +120,7 @@ class HealthServer:
         from prometheus_client import CollectorRegistry, generate_latest
 
         registry = CollectorRegistry()
-        registry.register(FlowCollector(flow))  # type: ignore[arg-type]
+        registry.register(FlowCollector(flow))
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:

@@ -27,8 +27,8 @@ class Settings:
     Env: FLOWPIPE_DEAD_LETTER_DIR."""
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
-        env = dict(os.environ if env is None else env)
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = dict(os.environ if environ is None else environ)
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = env.get(f"FLOWPIPE_{f.name.upper()}")

@@ -75,6 +75,7 @@ class CsvParser(Transform):
             if self.names is None:
                 self.names = next(csv.reader([header], **self.options))
             batch = [line for line in batch if line != header]
+        rows: list[list[str] | None]
         try:
             rows = list(csv.reader(batch, **self.options))
         except csv.Error:
