@@ -97,7 +97,160 @@ def compiler_suite() -> list[str]:
     return rows
 
 
-SUITES: dict[str, Callable[[], list[str]]] = {"compiler": compiler_suite}
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in MiB, and stderr of one run with stdout to /dev/null."""
+    with open(os.devnull, "wb") as devnull:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            cmd, stdout=devnull, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+        )
+        assert child.stderr is not None
+        err = child.stderr.read().decode()
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"{cmd} failed ({child.returncode}): {err[-2000:]}")
+    return elapsed, usage.ru_maxrss // 1024, err
+
+
+def flow_seconds(stderr: str) -> float:
+    import json
+
+    finished = [json.loads(line) for line in stderr.splitlines() if '"flow finished"' in line]
+    return float(finished[-1]["seconds"])
+
+
+def compiled(flow: Path, directory: Path) -> str:
+    spec = directory / (flow.stem + ".json")
+    done = subprocess.run(
+        [str(BIN / "flowpipe"), "spec", "--json", "--root", str(flow.parent), str(flow)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    spec.write_text(done.stdout)
+    return str(spec)
+
+
+def bytewax_python() -> Path:
+    venv = REPO / ".cache" / "bytewax-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "bytewax==0.21.*"], check=True)
+    return python
+
+
+def runtime_suite() -> list[str]:
+    runtime = str(BIN / "flowpipe-runtime")
+    count = 10_000_000
+    original = {"noop-stdout": 1.07e6, "noop-transform-stdout": 0.71e6}
+    goal = {"noop-stdout": 8.5e6, "noop-transform-stdout": 3.5e6}
+    bytewax_shape = {"noop-stdout": "direct", "noop-transform-stdout": "transform"}
+    rows = [
+        "10 M messages, queue capacity 1024, stdout to /dev/null, job mode; median of 3 runs.",
+        "Rate = messages / time from start of the flow to its end (the runtime's own log);",
+        "the whole process, start-up included, is in the 'process' column.",
+        "",
+        "| pipeline | runtime | msgs/s | x original C++ | goal | process | peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    python = bytewax_python()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("noop-stdout", "noop-transform-stdout"):
+            spec = compiled(REPO / "flows" / "bench" / f"{name}.yaml", Path(tmp))
+            runs = [run_measured([runtime, spec, "--http-port", "off"]) for _ in range(3)]
+            seconds = statistics.median(flow_seconds(err) for _, _, err in runs)
+            wall = statistics.median(w for w, _, _ in runs)
+            rss = max(r for _, r, _ in runs)
+            rate = count / seconds
+            rows.append(
+                f"| {name} | flowpipe | {rate / 1e6:.1f} M | {rate / original[name]:.1f}x | "
+                f">= {goal[name] / 1e6:.1f} M | {wall:.2f} s | {rss} MiB |"
+            )
+            for style, n in (("stock", 2_000_000), ("batched", count)):
+                script = str(REPO / "benchmarks" / "bytewax_flows.py")
+                runs = [
+                    run_measured([str(python), script, style, bytewax_shape[name], str(n)])
+                    for _ in range(3)
+                ]
+                rate = statistics.median(float(err.split()[-1]) for _, _, err in runs)
+                rss = max(r for _, r, _ in runs)
+                rows.append(
+                    f"| {name} | Bytewax 0.21, {style} sink | {rate / 1e6:.1f} M | "
+                    f"{rate / original[name]:.1f}x | | | {rss} MiB |"
+                )
+        rows += ["", *csv_to_sqlite(Path(tmp)), "", *io_threads(Path(tmp))]
+    return rows
+
+
+def csv_to_sqlite(tmp: Path) -> list[str]:
+    rows_total = 500_000
+    data = tmp / "csv"
+    data.mkdir()
+    with (data / "trades.csv").open("w") as out:
+        out.write("trade_id,symbol,price,quantity\n")
+        for i in range(rows_total):
+            out.write(f"{i},SYM{i % 50},{100 + i % 1000 / 10:.2f},{1 + i % 500}\n")
+    flow = tmp / "csv-bench.yaml"
+    flow.write_text(
+        (REPO / "flows" / "csv-to-sqlite.yaml")
+        .read_text()
+        .replace("examples/data/*.csv", str(data / "*.csv"))
+        .replace("sqlite:///out/trades.db", f"sqlite:///{tmp / 'bench.db'}")
+        .replace("out/csv-to-sqlite.rejected.jsonl", str(tmp / "rejected.jsonl"))
+        .replace("mode: upsert", "mode: append")
+    )
+    done = subprocess.run(
+        [str(BIN / "flowpipe"), "spec", "--json", "--root", str(tmp), str(flow)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    spec = tmp / "csv-bench.json"
+    spec.write_text(done.stdout)
+    wall, rss, err = run_measured([str(BIN / "flowpipe-runtime"), str(spec), "--http-port", "off"])
+    seconds = flow_seconds(err)
+    return [
+        f"CSV -> SQLite (file_source -> csv_parser x2 -> db_writer, typed columns, {rows_total:,}"
+        f" rows): **{rows_total / seconds:,.0f} rows/s** ({seconds:.2f} s; peak RSS {rss} MiB).",
+    ]
+
+
+def io_threads(tmp: Path) -> list[str]:
+    records = 2000
+    lines = [
+        f"A stage that waits on I/O (noop_transform, delay_ms: 1 per record, {records} records,"
+        " batch size 16): throughput by its thread count.",
+        "",
+        "| threads | records/s | speed-up |",
+        "|---|---|---|",
+    ]
+    base = None
+    for threads in (1, 2, 4, 8):
+        flow = tmp / f"io-{threads}.yaml"
+        flow.write_text(
+            "name: io\nexecution: {mode: job}\nstages:\n"
+            f"  - {{name: s, type: noop_source, output_queue: a, config: {{max_messages: {records}}}}}\n"
+            f"  - {{name: t, type: noop_transform, threads: {threads}, input_queue: a,"
+            " output_queue: b, config: {delay_ms: 1}}\n"
+            "  - {name: o, type: stdout_sink, input_queue: b}\n"
+            "queues: [{name: a, capacity: 64}, {name: b, capacity: 64}]\n"
+        )
+        spec = compiled(flow, tmp)
+        _, _, err = run_measured(
+            [str(BIN / "flowpipe-runtime"), spec, "--http-port", "off"],
+            {"FLOWPIPE_BATCH_SIZE": "16"},
+        )
+        rate = records / flow_seconds(err)
+        base = base or rate
+        lines.append(f"| {threads} | {rate:,.0f} | {rate / base:.1f}x |")
+    return lines
+
+
+SUITES: dict[str, Callable[[], list[str]]] = {"compiler": compiler_suite, "runtime": runtime_suite}
 
 
 def record(name: str, rows: list[str]) -> None:

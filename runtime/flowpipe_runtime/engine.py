@@ -66,7 +66,7 @@ class Flow:
         self._threads: list[threading.Thread] = []
         self.queues = {
             q["name"]: BatchQueue(
-                q["name"], q["capacity"], min(settings.batch_size, max(1, q["capacity"] // 2))
+                q["name"], q["capacity"], min(settings.batch_size, q["capacity"])
             )
             for q in spec["queues"]
         }
