@@ -99,7 +99,7 @@ def compiler_suite() -> list[str]:
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Wall seconds, peak RSS in MiB, and stderr of one run with stdout to /dev/null."""
-    with open(os.devnull, "wb") as devnull:
+    with Path(os.devnull).open("wb") as devnull:
         start = time.perf_counter()
         child = subprocess.Popen(
             cmd, stdout=devnull, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
@@ -211,7 +211,7 @@ def csv_to_sqlite(tmp: Path) -> list[str]:
     )
     spec = tmp / "csv-bench.json"
     spec.write_text(done.stdout)
-    wall, rss, err = run_measured([str(BIN / "flowpipe-runtime"), str(spec), "--http-port", "off"])
+    _, rss, err = run_measured([str(BIN / "flowpipe-runtime"), str(spec), "--http-port", "off"])
     seconds = flow_seconds(err)
     return [
         f"CSV -> SQLite (file_source -> csv_parser x2 -> db_writer, typed columns, {rows_total:,}"
@@ -233,7 +233,8 @@ def io_threads(tmp: Path) -> list[str]:
         flow = tmp / f"io-{threads}.yaml"
         flow.write_text(
             "name: io\nexecution: {mode: job}\nstages:\n"
-            f"  - {{name: s, type: noop_source, output_queue: a, config: {{max_messages: {records}}}}}\n"
+            "  - {name: s, type: noop_source, output_queue: a,"
+            f" config: {{max_messages: {records}}}}}\n"
             f"  - {{name: t, type: noop_transform, threads: {threads}, input_queue: a,"
             " output_queue: b, config: {delay_ms: 1}}\n"
             "  - {name: o, type: stdout_sink, input_queue: b}\n"

@@ -65,9 +65,7 @@ class Flow:
         self._opened = 0
         self._threads: list[threading.Thread] = []
         self.queues = {
-            q["name"]: BatchQueue(
-                q["name"], q["capacity"], min(settings.batch_size, q["capacity"])
-            )
+            q["name"]: BatchQueue(q["name"], q["capacity"], min(settings.batch_size, q["capacity"]))
             for q in spec["queues"]
         }
         self.stages = [self._stage(s) for s in spec["stages"]]
