@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SARIF_SCHEMA := .cache/sarif-schema-2.1.0.json
 
-.PHONY: setup demo test lint generate bench clean
+.PHONY: setup demo test lint generate bench clean golden
 
 setup: $(STAMP) $(SARIF_SCHEMA)
 
@@ -51,3 +51,7 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Rewrite the expected outputs of tests/cases after a deliberate change; review the diff.
+golden: setup
+	FLOWPIPE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_cases.py
