@@ -35,13 +35,11 @@ def test_dashboard_queries_only_metrics_the_runtime_exposes() -> None:
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     used = {m for e in exprs for m in re.findall(r"flowpipe_[a-z_]+", e)}
 
-    class FakeFlow:
-        name = "f"
-        queues: dict = {}
-        stages: list = []
+    from types import SimpleNamespace
 
     exposed = set()
-    for family in FlowCollector(FakeFlow()).collect():  # type: ignore[arg-type]
+    empty_flow = SimpleNamespace(name="f", queues={}, stages=[])
+    for family in FlowCollector(empty_flow).collect():  # type: ignore[arg-type]
         suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
         exposed |= {family.name + s for s in suffixes.get(family.type, [""])}
     assert used <= exposed, used - exposed
