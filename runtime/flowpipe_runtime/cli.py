@@ -12,7 +12,6 @@ import argparse
 import logging
 import os
 import signal
-import sys
 import time
 from types import FrameType
 from typing import Any
@@ -47,29 +46,35 @@ def main(argv: list[str] | None = None) -> int:
         "log_level": args.log_level,
         "http_port": args.http_port,
     }
+    from flowpipe_runtime.observe import setup_logging
+    from flowpipe_runtime.spec import SpecError, load
+
+    setup_logging("INFO")  # until the settings, which may come from the spec, are known
+    try:
+        spec = load(args.spec)
+    except SpecError as exc:
+        log.error(str(exc))
+        return 2
+    # The flow's env is the process's environment too; variables set outside win.
+    env = {**spec["env"], **os.environ}
     try:
         overrides = {k: _parse(k, str(v)) for k, v in given.items() if v is not None}
-        settings = Settings.from_env(None, **overrides)
+        settings = Settings.from_env(env, **overrides)
     except SettingsError as exc:
-        print(f"flowpipe-runtime: {exc}", file=sys.stderr)
+        log.error(str(exc))
         return 2
-    from flowpipe_runtime.observe import setup_logging
-
     setup_logging(settings.log_level)
-    return _run(args.spec, settings)
+    return _run(spec, env, settings)
 
 
-def _run(spec_path: str, settings: Any) -> int:
+def _run(spec: dict[str, Any], env: dict[str, str], settings: Any) -> int:
     from flowpipe_runtime.engine import Flow
     from flowpipe_runtime.observe import HealthServer
     from flowpipe_runtime.registry import StartupError
-    from flowpipe_runtime.spec import SpecError, load
 
     try:
-        spec = load(spec_path)
-        env = {**spec["env"], **os.environ}
         flow = Flow(spec, settings, env)
-    except (SpecError, StartupError) as exc:
+    except StartupError as exc:
         log.error(str(exc))
         return 2
     is_job = spec["execution"]["mode"] == "EXECUTION_MODE_JOB"

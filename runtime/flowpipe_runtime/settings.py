@@ -46,6 +46,10 @@ def _parse(name: str, raw: str) -> object:
     try:
         if name == "http_port":
             return None if raw.lower() in ("off", "none", "") else int(raw)
+        if name == "log_level":
+            if raw.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+                raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+            return raw.upper()
         if name == "grace_period_s":
             return float(raw)
         if name == "batch_size":

@@ -15,6 +15,7 @@ BUILTIN_KINDS = {
     "fail_at": "transform",
     "collect": "sink",
     "failing_open": "sink",
+    "affinity": "sink",
 }
 
 

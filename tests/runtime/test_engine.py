@@ -186,3 +186,21 @@ def test_builtin_implementations_match_the_catalogue() -> None:
     assert builtins <= set(catalogue)
     # declared in the catalogue, implemented by the connectors work (issue 7)
     assert set(catalogue) - builtins == {"sqs_listener"}
+
+
+def test_cpu_pinning_applies_to_the_stage_threads() -> None:
+    spec = make_spec(
+        [
+            {
+                "name": "src",
+                "type": "counting_source",
+                "output_queue": "a",
+                "config": {"count": 10},
+            },
+            {"name": "pinned", "type": "affinity", "threads": 2, "input_queue": "a"},
+        ],
+        [{"name": "a"}],
+    )
+    spec["kubernetes"]["cpu_pinning"] = {"pinned": {"cpu": [0]}}
+    run(spec)
+    assert teststages.COLLECTED["cpus"] == [[0], [0]]

@@ -278,3 +278,25 @@ def test_file_source_reads_its_share_in_an_indexed_job(tmp_path: Path, index: in
     )
     assert done.returncode == 0
     assert done.stdout.decode().splitlines() == [f"file {i}" for i in range(index, 7, 3)]
+
+
+def test_settings_come_from_the_flows_env_too(tmp_path: Path) -> None:
+    spec = make_spec(
+        [
+            {
+                "name": "src",
+                "type": "noop_source",
+                "output_queue": "q",
+                "config": {"max_messages": 3},
+            },
+            {"name": "out", "type": "stdout_sink", "input_queue": "q"},
+        ],
+        [{"name": "q"}],
+    )
+    spec["env"] = {"FLOWPIPE_LOG_LEVEL": "WARNING", "FLOWPIPE_HTTP_PORT": "off"}
+    done = subprocess.run(
+        [RUNTIME, write_spec(tmp_path, spec)], capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout == b"hello\n" * 3
+    assert done.stderr == b""  # info lines (flow starting/finished) are below WARNING

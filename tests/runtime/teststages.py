@@ -45,6 +45,19 @@ class Collect(Sink):
             COLLECTED.setdefault(self.ctx.config["key"], []).extend(batch)
 
 
+class Affinity(Sink):
+    """Records the CPUs its worker thread may run on."""
+
+    def open(self) -> None:
+        import os
+
+        with _LOCK:
+            COLLECTED.setdefault("cpus", []).append(sorted(os.sched_getaffinity(0)))
+
+    def write(self, batch: Batch) -> None:
+        pass
+
+
 class FailingOpen(Sink):
     def open(self) -> None:
         raise ConnectionError("database is down")
@@ -58,4 +71,5 @@ ENTRY_POINTS = {
     "fail_at": "FailAt",
     "collect": "Collect",
     "failing_open": "FailingOpen",
+    "affinity": "Affinity",
 }

@@ -1,10 +1,10 @@
 """db_writer: batched inserts (or upserts) into a database table.
 
 SQLite is the embedded default (``sqlite:///relative.db``, ``sqlite:////absolute.db``): a
-connection per thread, WAL journal, one transaction per batch. The table is created from
-the first batch's fields when missing (``create_table``); upsert mode adds a unique index on
-``key_columns`` and writes ``INSERT ... ON CONFLICT DO UPDATE``, so redelivered records do
-not duplicate rows.
+connection per thread, WAL journal, one ``BEGIN IMMEDIATE`` transaction per batch. The table
+is created from the first batch's fields when missing (``create_table``); upsert mode adds a
+unique index on ``key_columns`` and writes ``INSERT ... ON CONFLICT DO UPDATE``, so
+redelivered records do not duplicate rows.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class DbWriter(Sink):
         self.chunk = config.get("batch_size", 1000)
         self.create = config.get("create_table", True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        with self.ctx.shared_lock:  # switching the journal mode needs the database alone
+            self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.columns: list[str] | None = None
         self.sql = ""
@@ -100,7 +101,9 @@ class DbWriter(Sink):
                 continue
             rows.append(tuple(record.get(c) for c in columns))
         for start in range(0, len(rows), self.chunk):
-            self.db.execute("BEGIN")
+            # IMMEDIATE takes the write lock now, waiting (timeout) for other writers; a
+            # deferred transaction that upgrades later may fail with "database is locked".
+            self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.executemany(self.sql, rows[start : start + self.chunk])
             except BaseException:
