@@ -111,6 +111,9 @@ def _unique(
     return set(seen)
 
 
+_FORBIDDEN_QUEUE = {"source": ("input_queue", "FP212"), "sink": ("output_queue", "FP213")}
+
+
 def _wiring(
     findings: Findings,
     stages: list[tuple[int, dict[str, Any]]],
@@ -136,21 +139,15 @@ def _wiring(
                 )
         kind = kinds.get(index)
         stype = _str(stage, "type")
-        if kind == "source" and "input_queue" in stage:
+        forbidden = _FORBIDDEN_QUEUE.get(kind or "")
+        if forbidden and forbidden[0] in stage:
+            field, code = forbidden
             findings.add(
-                "FP212",
-                f"stage '{name}' is a source ({stype}) and cannot have an input_queue",
-                ("stages", index, "input_queue"),
+                code,
+                f"stage '{name}' is a {kind} ({stype}) and cannot have an {field}",
+                ("stages", index, field),
                 at_key=True,
-                hint="remove input_queue, or use a transform type",
-            )
-        if kind == "sink" and "output_queue" in stage:
-            findings.add(
-                "FP213",
-                f"stage '{name}' is a sink ({stype}) and cannot have an output_queue",
-                ("stages", index, "output_queue"),
-                at_key=True,
-                hint="remove output_queue, or use a transform type",
+                hint=f"remove {field}, or use a transform type",
             )
         needs = {
             "source": ("output_queue",),

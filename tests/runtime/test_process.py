@@ -36,6 +36,19 @@ def start(spec_path: str, *args: str, cwd: Path | None = None) -> subprocess.Pop
     )
 
 
+def run_to_end(
+    tmp_path: Path, spec: dict[str, Any], *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the runtime on ``spec`` until it exits (health server off unless args say)."""
+    return subprocess.run(
+        [RUNTIME, write_spec(tmp_path, spec), "--http-port", "off", *args],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+
 def logs(stderr: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stderr.decode().splitlines()]
 
@@ -53,12 +66,7 @@ def test_job_runs_to_completion_and_stdout_holds_only_data(tmp_path: Path) -> No
         ],
         [{"name": "q", "capacity": 64}],
     )
-    done = subprocess.run(
-        [RUNTIME, write_spec(tmp_path, spec), "--http-port", "off"],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end(tmp_path, spec)
     assert done.returncode == 0
     assert done.stdout == b"m\n" * 5000
     finished = logs(done.stderr)[-1]
@@ -81,12 +89,7 @@ def test_sink_threads_never_interleave_partial_records(tmp_path: Path) -> None:
         ],
         [{"name": "q", "capacity": 16}],
     )
-    done = subprocess.run(
-        [RUNTIME, write_spec(tmp_path, spec), "--http-port", "off", "--batch-size", "3"],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end(tmp_path, spec, "--batch-size", "3")
     assert done.returncode == 0
     lines = done.stdout.decode().split("\n")
     assert lines[-1] == ""
@@ -103,12 +106,7 @@ def test_unsupported_format_version_is_refused_with_exit_2(tmp_path: Path) -> No
         [{"name": "q"}],
     )
     spec["format_version"] = 99
-    done = subprocess.run(
-        [RUNTIME, write_spec(tmp_path, spec), "--http-port", "off"],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end(tmp_path, spec)
     assert done.returncode == 2
     (entry,) = logs(done.stderr)
     assert entry["level"] == "error"
@@ -124,12 +122,7 @@ def test_unknown_stage_type_is_a_start_up_error_naming_installed_types(tmp_path:
         [{"name": "q"}],
     )
     spec["stages"][1]["type"] = "kafka_sink"
-    done = subprocess.run(
-        [RUNTIME, write_spec(tmp_path, spec), "--http-port", "off"],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end(tmp_path, spec)
     assert done.returncode == 2
     assert b"stage 'o': unknown stage type 'kafka_sink'; installed types: " in done.stderr
     assert b"Traceback" not in done.stderr
@@ -269,13 +262,7 @@ def test_file_source_reads_its_share_in_an_indexed_job(tmp_path: Path, index: in
         [{"name": "q"}],
     )
     env = {**os.environ, "JOB_COMPLETION_INDEX": str(index), "FLOWPIPE_JOB_COMPLETIONS": "3"}
-    done = subprocess.run(
-        [RUNTIME, write_spec(tmp_path, spec), "--http-port", "off"],
-        capture_output=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end(tmp_path, spec, env=env)
     assert done.returncode == 0
     assert done.stdout.decode().splitlines() == [f"file {i}" for i in range(index, 7, 3)]
 
