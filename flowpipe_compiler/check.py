@@ -16,6 +16,7 @@ from flowpipe_compiler import catalogue, schema_check, schemas, semantics, sourc
 from flowpipe_compiler.diagnostics import Diagnostic, Location, Severity, SourceError
 from flowpipe_compiler.findings import Findings
 from flowpipe_compiler.normalize import normalize
+from flowpipe_compiler.registry.resolve import resolve
 
 FLOW_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -121,7 +122,7 @@ def _walk(directory: Path, root: Path, problems: list[FileResult]) -> list[Path]
     return found
 
 
-def check_file(path: Path, *, compile_spec: bool = True) -> FileResult:
+def check_file(path: Path, root: Path, *, compile_spec: bool = True) -> FileResult:
     if not path.is_file():  # a FIFO or device would block or never end
         kind = (
             "a broken symlink" if path.is_symlink() and not path.exists() else "not a regular file"
@@ -134,11 +135,14 @@ def check_file(path: Path, *, compile_spec: bool = True) -> FileResult:
             raw = path.read_bytes()
     except OSError as exc:
         return _problem(path, "FP008", f"cannot read: {exc.strerror or exc}", "check permissions")
-    return check_bytes(display(path), raw, path.stem, compile_spec=compile_spec)
+    return check_bytes(display(path), raw, path.stem, root, compile_spec=compile_spec)
 
 
-def check_bytes(name: str, raw: bytes, stem: str, *, compile_spec: bool = True) -> FileResult:
-    """Check one flow given as bytes; ``name`` is how diagnostics refer to it.
+def check_bytes(
+    name: str, raw: bytes, stem: str, root: Path, *, compile_spec: bool = True
+) -> FileResult:
+    """Check one flow given as bytes; ``name`` is how diagnostics refer to it, ``root`` is
+    the repository whose schema registry its queues refer to.
 
     With ``compile_spec``, a flow without errors also gets its compiled spec.
     """
@@ -171,8 +175,9 @@ def check_bytes(name: str, raw: bytes, stem: str, *, compile_spec: bool = True) 
         kinds = catalogue.check_stages(findings, flow)
         flow_name = semantics.flow_name(findings, flow, stem)
         semantics.check(findings, flow, kinds)
+        queue_schemas = resolve(findings, flow, root)
         if compile_spec and not findings.has_errors:
-            result.spec = normalize(flow, flow_name, kinds)
+            result.spec = normalize(flow, flow_name, kinds, queue_schemas)
     result.diagnostics = sorted(
         findings.items, key=lambda d: (d.location.line, d.location.col) if d.location else (0, 0)
     )
@@ -201,4 +206,4 @@ def _load(name: str, text: str) -> source.Document:
 
 def check_paths(targets: list[str], root: Path, *, compile_spec: bool = True) -> list[FileResult]:
     files, problems = discover(targets, root)
-    return problems + [check_file(path, compile_spec=compile_spec) for path in files]
+    return problems + [check_file(path, root, compile_spec=compile_spec) for path in files]

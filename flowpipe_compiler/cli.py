@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -93,6 +94,116 @@ def run(file: str, http_port: str, root: Path | None) -> int:
     from flowpipe_compiler.commands.run import run as start
 
     return start(file, _root(root), http_port)
+
+
+@cli.group()
+def schema() -> None:
+    """The schema registry in schemas/: list, get, check, create, activate, delete."""
+
+
+@schema.command("list")
+@click.argument("schema_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_root_option
+def schema_list(schema_id: str | None, as_json: bool, root: Path | None) -> int:
+    """List schemas (or one), with format, mode, active version and versions."""
+    from flowpipe_compiler.commands.schema import list_schemas
+
+    return list_schemas(_root(root), schema_id, as_json)
+
+
+@schema.command("get")
+@click.argument("schema_id")
+@click.argument("version", type=click.IntRange(min=0), default=0)
+@_root_option
+def schema_get(schema_id: str, version: int, root: Path | None) -> int:
+    """Print a version of a schema (0 or omitted: the active one)."""
+    from flowpipe_compiler.commands.schema import get
+
+    return get(_root(root), schema_id, version)
+
+
+@schema.command("check")
+@click.option(
+    "--format", "output_format", type=click.Choice(_FORMATS), default="text", show_default=True
+)
+@_root_option
+def schema_check(output_format: str, root: Path | None) -> int:
+    """Check every entry: metadata, version files, format checks, compatibility."""
+    from flowpipe_compiler.commands.schema import check_registry
+
+    return check_registry(_root(root), output_format)
+
+
+@schema.command("create")
+@click.argument("schema_id")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["JSON", "AVRO", "PROTOBUF", "FLATBUFFERS", "PARQUET"]),
+)
+@click.option("--file", "body", required=True, type=click.File("rb"), help="PATH, or - for stdin.")
+@click.option("--no-activate", is_flag=True, help="Write the version but keep the active one.")
+@click.option(
+    "--compatibility",
+    type=click.Choice(
+        [
+            "NONE",
+            "BACKWARD",
+            "BACKWARD_TRANSITIVE",
+            "FORWARD",
+            "FORWARD_TRANSITIVE",
+            "FULL",
+            "FULL_TRANSITIVE",
+        ]
+    ),
+    help="Set the schema's mode (default: the repository's, BACKWARD).",
+)
+@click.option("--description", help="What the records are.")
+@_root_option
+def schema_create(
+    schema_id: str,
+    fmt: str,
+    body: Any,
+    no_activate: bool,
+    compatibility: str | None,
+    description: str | None,
+    root: Path | None,
+) -> int:
+    """Write the next version of a schema after the compatibility check."""
+    from flowpipe_compiler.commands.schema import create
+
+    return create(
+        _root(root),
+        schema_id,
+        fmt,
+        body.read(),
+        activate=not no_activate,
+        mode=compatibility,
+        description=description,
+    )
+
+
+@schema.command("activate")
+@click.argument("schema_id")
+@click.argument("version", type=click.IntRange(min=1))
+@_root_option
+def schema_activate(schema_id: str, version: int, root: Path | None) -> int:
+    """Make VERSION the one flows get when they name no version."""
+    from flowpipe_compiler.commands.schema import activate
+
+    return activate(_root(root), schema_id, version)
+
+
+@schema.command("delete")
+@click.argument("schema_id")
+@_root_option
+def schema_delete(schema_id: str, root: Path | None) -> int:
+    """Delete a schema; refused while a flow in flows/ uses it."""
+    from flowpipe_compiler.commands.schema import delete
+
+    return delete(_root(root), schema_id)
 
 
 def main(argv: list[str] | None = None) -> int:

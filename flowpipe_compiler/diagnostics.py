@@ -84,6 +84,13 @@ CODES: dict[str, Code] = _codes(
     ("FP216", "daemonset-not-streaming", "A DaemonSet workload on a job flow."),
     ("FP217", "unknown-pinned-stage", "cpu_pinning names a stage that does not exist."),
     ("FP218", "missing-queue", "A stage lacks the input or output queue its kind needs."),
+    # Schema registry
+    ("FP401", "unknown-schema", "A queue refers to a schema id the registry does not hold."),
+    ("FP402", "unknown-schema-version", "A queue refers to a version the schema does not have."),
+    ("FP403", "deprecated-schema", "A queue uses a schema marked deprecated."),
+    ("FP410", "bad-registry-entry", "A registry folder, metadata file or version file is invalid."),
+    ("FP411", "bad-schema-body", "A schema version does not parse or fails its format's checks."),
+    ("FP412", "incompatible-version", "A version breaks its schema's compatibility mode."),
     # Stage catalogue
     ("FP301", "unknown-stage-type", "A stage type that no catalogue entry or plugin provides."),
     ("FP302", "plugin-stage-type", "A stage type provided by an external plugin: not checked."),

@@ -67,6 +67,19 @@ def compiled_schema() -> dict[str, Any]:
         "description": "The stage's kind, from the stage catalogue or (plugins) its wiring.",
     }
     stage["required"] = sorted({*stage["required"], "kind"})
+    queue_schema = out["$defs"]["QueueSchema"]
+    queue_schema["properties"]["version"]["minimum"] = 1
+    queue_schema["properties"]["version"]["description"] = "The resolved registry version."
+    queue_schema["properties"]["registry_format"] = {
+        "enum": ["AVRO", "FLATBUFFERS", "JSON", "PARQUET", "PROTOBUF"],
+        "description": "Storage format of the registry schema (schemas/<id>/schema.yaml).",
+    }
+    queue_schema["properties"]["body"] = {
+        "description": "The schema itself: JSON data for JSON Schema and Avro, text otherwise."
+    }
+    queue_schema["required"] = sorted(
+        {*queue_schema["required"], "version", "registry_format", "body"}
+    )
     return out
 
 

@@ -23,7 +23,13 @@ def canonical(definition: str, value: Any) -> Any:
     return mapping.get(value, value) if isinstance(value, str) else value
 
 
-def normalize(flow: dict[str, Any], name: str, kinds: dict[int, Kind]) -> dict[str, Any]:
+def normalize(
+    flow: dict[str, Any],
+    name: str,
+    kinds: dict[int, Kind],
+    queue_schemas: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The compiled spec; ``queue_schemas`` are the resolved registry references by queue."""
     root = schemas.load(schemas.FLOW_SCHEMA)
     spec: dict[str, Any] = fill(root, root, copy.deepcopy(flow))
     spec["name"] = name
@@ -33,6 +39,8 @@ def normalize(flow: dict[str, Any], name: str, kinds: dict[int, Kind]) -> dict[s
         stage_type = known.get(stage["type"])
         if stage_type is not None:
             stage["config"] = fill(stage_type.config, stage_type.config, stage["config"])
+    for index, resolved in (queue_schemas or {}).items():
+        spec["queues"][index]["schema"].update(resolved)
     return {"format_version": FORMAT_VERSION, **spec}
 
 

@@ -3,6 +3,7 @@
 ``valid/<name>/``: the flow file exits 0; ``expected.txt`` (optional) is the text report
 (warnings); ``expected.yaml`` (optional) is the compiled spec.
 ``invalid/<name>/``: the flow file exits 1 and ``expected.txt`` is the exact text report.
+A case folder may hold a ``schemas/`` registry for the flow's queue schema references.
 Regenerate expectations after a deliberate change with ``make golden`` and review the diff.
 """
 
@@ -27,7 +28,7 @@ def _cases(kind: str) -> list[Path]:
 
 
 def _input(case: Path) -> str:
-    (name,) = [p.name for p in case.iterdir() if not p.name.startswith("expected")]
+    (name,) = [p.name for p in case.iterdir() if p.is_file() and not p.name.startswith("expected")]
     return name
 
 
@@ -64,9 +65,10 @@ def test_invalid(
     _compare(case / "expected.txt", result.out)
 
 
-# Codes whose inputs cannot live in a case folder; each has its own test in test_source.py
-# or test_cli.py (huge, undecodable, unreadable and missing files).
-_TESTED_ELSEWHERE = {"FP003", "FP006", "FP007", "FP008", "FP009"}
+# Codes whose inputs cannot live in a case folder, each with its own test: test_source.py and
+# test_cli.py (huge, undecodable, unreadable and missing files), tests/registry (registry
+# problems, reported by `flowpipe schema check`).
+_TESTED_ELSEWHERE = {"FP003", "FP006", "FP007", "FP008", "FP009", "FP410", "FP411", "FP412"}
 
 
 def test_every_code_has_a_case() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,7 +92,7 @@ def spelling(draw: st.DrawFn) -> tuple[str, str, str]:
 def test_every_accepted_spelling_compiles_to_its_canonical_name(case: tuple[str, str, str]) -> None:
     definition, accepted, expected = case
     text = BASE + ENUM_FIELDS[definition].format(accepted)
-    result = check_bytes("f.yaml", text.encode(), "f")
+    result = check_bytes("f.yaml", text.encode(), "f", Path())
     assert result.spec is not None, result.diagnostics
     node = result.spec
     for key in ENUM_FIELDS[definition].split(":")[:-1]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 from flowpipe_compiler import source
 from flowpipe_compiler.check import check_bytes
 from flowpipe_compiler.diagnostics import Location, SourceError
+
+HERE = Path(__file__).parent
 
 
 def load(text: str) -> source.Document:
@@ -86,18 +89,18 @@ def test_depth_limit() -> None:
 
 
 def test_very_deep_nesting_neither_recurses_nor_hangs() -> None:
-    result = check_bytes("deep.yaml", b"v: " + b"[" * 100_000, "deep")
+    result = check_bytes("deep.yaml", b"v: " + b"[" * 100_000, "deep", HERE)
     assert [d.code for d in result.diagnostics] in (["FP007"], ["FP001"])
 
 
 def test_size_limit() -> None:
     raw = b"name: x\n" + b"#" * source.MAX_FILE_BYTES
-    result = check_bytes("big.yaml", raw, "big")
+    result = check_bytes("big.yaml", raw, "big", HERE)
     assert [d.code for d in result.diagnostics] == ["FP006"]
 
 
 def test_non_utf8_is_located_at_the_bad_byte() -> None:
-    result = check_bytes("latin.yaml", b"name: demo\nlabels:\n  x: caf" + b"\xe9\n", "x")
+    result = check_bytes("latin.yaml", b"name: demo\nlabels:\n  x: caf" + b"\xe9\n", "x", HERE)
     (diagnostic,) = result.diagnostics
     assert diagnostic.code == "FP003"
     assert diagnostic.location == Location(3, 9)
@@ -152,7 +155,7 @@ def test_mutated_flows_give_located_findings_never_a_crash(data: st.DataObject) 
             raw[at:at] = data.draw(st.sampled_from([b": ", b"- ", b"\n  ", b"&a ", b"*a", b"!!x "]))
         else:
             del raw[at : at + data.draw(st.integers(1, 5))]
-    result = check_bytes("m.yaml", bytes(raw), "m")
+    result = check_bytes("m.yaml", bytes(raw), "m", HERE)
     for diagnostic in result.diagnostics:
         assert diagnostic.location is not None
         assert diagnostic.location.line >= 1 and diagnostic.location.col >= 1

@@ -18,6 +18,8 @@ import orjson
 FLOW_SCHEMA = "flow.schema.json"
 COMPILED_SCHEMA = "compiled-flow.schema.json"
 CATALOGUE = "stage-catalogue.json"
+REGISTRY_METADATA_SCHEMA = "registry-metadata.schema.json"
+REGISTRY_DEFAULTS_SCHEMA = "registry-defaults.schema.json"
 
 
 @cache

@@ -1,0 +1,232 @@
+"""`flowpipe schema ...`: the registry in schemas/, read and written as files.
+
+Writes are all-or-nothing: the new version file and the metadata are written to temporary
+files and renamed into place only after every check passed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flowpipe_compiler import emit, source
+from flowpipe_compiler.check import FileResult, discover
+from flowpipe_compiler.commands import Exit
+from flowpipe_compiler.diagnostics import Diagnostic, FlowpipeError, SourceError
+from flowpipe_compiler.registry import formats, store
+from flowpipe_compiler.registry.compat import Mode, check
+from flowpipe_compiler.registry.resolve import schema_refs
+from flowpipe_compiler.reporters import REPORTERS
+
+
+def _registry(root: Path) -> store.Registry:
+    store.load.cache_clear()  # the tree may have changed since it was read
+    return store.load(root.resolve())
+
+
+def _entry(registry: store.Registry, schema_id: str) -> store.Entry:
+    entry = registry.entries.get(schema_id)
+    if entry is None:
+        known = ", ".join(sorted(registry.entries)) or "none"
+        raise FlowpipeError(f"schema '{schema_id}' is not in the registry (known: {known})")
+    if entry.broken:
+        raise FlowpipeError(f"schema '{schema_id}' is invalid; run `flowpipe schema check`")
+    return entry
+
+
+def list_schemas(root: Path, schema_id: str | None, as_json: bool) -> int:
+    registry = _registry(root)
+    entries = [_entry(registry, schema_id)] if schema_id else list(registry.entries.values())
+    rows = [
+        {
+            "schema_id": e.schema_id,
+            "format": e.format,
+            "compatibility": e.compatibility.value,
+            "active": e.active,
+            "versions": sorted(e.versions),
+            "deprecated": e.deprecated,
+            "valid": not e.broken,
+        }
+        for e in entries
+    ]
+    if as_json:
+        sys.stdout.write(emit.to_json(rows))
+        return Exit.OK
+    for row in rows:
+        flags = " (deprecated)" if row["deprecated"] else ""
+        flags += "" if row["valid"] else " (INVALID: run flowpipe schema check)"
+        sys.stdout.write(
+            f"{row['schema_id']}  {row['format']}  {row['compatibility']}  "
+            f"active v{row['active']} of {row['versions']}{flags}\n"
+        )
+    return Exit.OK
+
+
+def get(root: Path, schema_id: str, version: int) -> int:
+    entry = _entry(_registry(root), schema_id)
+    number = version or entry.active
+    if number not in entry.versions:
+        raise FlowpipeError(
+            f"schema '{schema_id}' has no version {number} ({sorted(entry.versions)})"
+        )
+    sys.stdout.buffer.write(entry.versions[number].read_bytes())
+    return Exit.OK
+
+
+def check_registry(root: Path, output_format: str) -> int:
+    registry = _registry(root)
+    diagnostics: list[Diagnostic] = list(registry.problems)
+    for entry in registry.entries.values():
+        if not entry.broken:
+            diagnostics += store.check_entry(registry, entry)
+    by_file: dict[str, FileResult] = {}
+    for d in diagnostics:
+        by_file.setdefault(d.file, FileResult(d.file)).diagnostics.append(d)
+    results = list(by_file.values()) or [FileResult(store.DIRECTORY)]
+    sys.stdout.write(REPORTERS[output_format](results))
+    return Exit.FINDINGS if any(r.errors for r in results) else Exit.OK
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _metadata(entry: store.Entry, explicit_mode: bool) -> bytes:
+    meta: dict[str, Any] = {"format": entry.format, "active": entry.active}
+    if explicit_mode:
+        meta["compatibility"] = entry.compatibility.value
+    if entry.description:
+        meta["description"] = entry.description
+    if entry.deprecated:
+        meta["deprecated"] = True
+    return emit.to_yaml(meta).encode()
+
+
+def create(
+    root: Path,
+    schema_id: str,
+    fmt: str,
+    raw: bytes,
+    *,
+    activate: bool,
+    mode: str | None,
+    description: str | None,
+) -> int:
+    if not store.ID_PATTERN.match(schema_id):
+        raise FlowpipeError(
+            f"'{schema_id}' is not a valid schema id: use letters, digits, '.', '_' and '-'"
+        )
+    registry = _registry(root)
+    existing = registry.entries.get(schema_id)
+    if existing is not None:
+        entry = _entry(registry, schema_id)
+        if entry.format != fmt:
+            raise FlowpipeError(f"schema '{schema_id}' is {entry.format}, not {fmt}")
+        explicit_mode = mode is not None or _names_mode(entry)
+        if mode is not None:
+            entry.compatibility = Mode(mode)
+    else:
+        folder = registry.directory / schema_id
+        entry = store.Entry(
+            schema_id,
+            folder,
+            format=fmt,
+            compatibility=Mode(mode) if mode else registry.default_mode,
+        )
+        explicit_mode = mode is not None
+    try:
+        body = formats.check(fmt, raw)
+    except formats.FormatError as exc:
+        where = f" at line {exc.location.line}, column {exc.location.col}" if exc.location else ""
+        raise FlowpipeError(f"new version of '{schema_id}'{where}: {exc}") from None
+    if fmt == "JSON":
+        earlier = [entry.body(n) for n in sorted(entry.versions)]
+        issues = check(entry.compatibility, body, earlier)
+        if issues:
+            lines = [
+                f"  {i.rule}: {i.message} (new {i.reader_path}, old {i.writer_path})"
+                for i in issues
+            ]
+            raise FlowpipeError(
+                f"new version of '{schema_id}' breaks {entry.compatibility.value} "
+                "compatibility; nothing was written:\n" + "\n".join(lines)
+            )
+    number = max(entry.versions, default=0) + 1
+    if activate or not entry.versions:
+        entry.active = number
+    if description is not None:
+        entry.description = description
+    entry.path.mkdir(parents=True, exist_ok=True)
+    version_path = entry.path / f"v{number}{formats.EXTENSIONS[fmt]}"
+    _write_atomically(version_path, raw)
+    try:
+        _write_atomically(entry.path / store.METADATA, _metadata(entry, explicit_mode))
+    except BaseException:
+        version_path.unlink(missing_ok=True)
+        raise
+    sys.stdout.write(
+        f"{schema_id} v{number} written ({version_path.relative_to(root)})"
+        f"{'; active' if entry.active == number else ''}\n"
+    )
+    return Exit.OK
+
+
+def _names_mode(entry: store.Entry) -> bool:
+    try:
+        meta = source.load("m", (entry.path / store.METADATA).read_text(encoding="utf-8")).data
+    except (OSError, SourceError):
+        return False
+    return isinstance(meta, dict) and "compatibility" in meta
+
+
+def activate(root: Path, schema_id: str, version: int) -> int:
+    entry = _entry(_registry(root), schema_id)
+    if version not in entry.versions:
+        raise FlowpipeError(
+            f"schema '{schema_id}' has no version {version} ({sorted(entry.versions)})"
+        )
+    entry.active = version
+    _write_atomically(entry.path / store.METADATA, _metadata(entry, _names_mode(entry)))
+    sys.stdout.write(f"{schema_id}: v{version} is active\n")
+    return Exit.OK
+
+
+def delete(root: Path, schema_id: str) -> int:
+    entry = _entry(_registry(root), schema_id)
+    users = sorted(_flows_using(root, schema_id))
+    if users:
+        raise FlowpipeError(
+            f"schema '{schema_id}' is used by {', '.join(users)}; change those flows first"
+        )
+    shutil.rmtree(entry.path)
+    sys.stdout.write(f"{schema_id} deleted\n")
+    return Exit.OK
+
+
+def _flows_using(root: Path, schema_id: str) -> set[str]:
+    flows_dir = root / "flows"
+    if not flows_dir.is_dir():
+        return set()
+    files, _ = discover([str(flows_dir)], root)
+    users = set()
+    for path in files:
+        try:
+            doc = source.load(str(path), source.decode(str(path), path.read_bytes()))
+        except (OSError, SourceError):
+            continue  # a broken flow is validate's business
+        if isinstance(doc.data, dict) and any(
+            ref["schema_id"] == schema_id for _, ref in schema_refs(doc.data)
+        ):
+            users.add(path.relative_to(root).as_posix())
+    return users
