@@ -92,11 +92,12 @@ def check_registry(root: Path, output_format: str) -> int:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    store.load.cache_clear()  # later reads in this process must see the change
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -210,6 +211,7 @@ def delete(root: Path, schema_id: str) -> int:
             f"schema '{schema_id}' is used by {', '.join(users)}; change those flows first"
         )
     shutil.rmtree(entry.path)
+    store.load.cache_clear()
     sys.stdout.write(f"{schema_id} deleted\n")
     return Exit.OK
 

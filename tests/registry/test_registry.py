@@ -1,0 +1,182 @@
+"""The registry as users drive it: `flowpipe schema ...` and flows that refer to schemas."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Outcome
+
+Run = Callable[..., Outcome]
+V1 = {"type": "object", "properties": {"id": {"type": "integer"}}, "additionalProperties": False}
+V2_OK = {**V1, "properties": {"id": {"type": "integer"}, "note": {"type": "string"}}}
+V2_BREAKING = {**V1, "properties": {"id": {"type": "string"}}}
+FLOW = (
+    "name: demo\nstages:\n  - {name: src, type: noop_source, output_queue: q}\n"
+    "  - {name: sink, type: stdout_sink, input_queue: q}\n"
+    "queues:\n  - name: q\n    schema: {schema_id: order}\n"
+)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted((root / "schemas").rglob("*"))
+        if p.is_file()
+    }
+
+
+def create(
+    flowpipe: Run, root: Path, body: object, *args: str, schema_id: str = "order"
+) -> Outcome:
+    path = root / "new.json"
+    path.write_text(json.dumps(body))
+    return flowpipe("schema", "create", schema_id, "--format", "JSON", "--file", str(path), *args)
+
+
+def test_create_list_get_activate(repo: Path, flowpipe: Run) -> None:
+    assert create(flowpipe, repo, V1).code == 0
+    assert (repo / "schemas/order/v1.json").exists()
+    assert (repo / "schemas/order/schema.yaml").read_text() == "active: 1\nformat: JSON\n"
+    result = create(flowpipe, repo, V2_OK, "--no-activate")
+    assert result.code == 0
+    listed = json.loads(flowpipe("schema", "list", "--json").out)
+    assert listed == [
+        {
+            "schema_id": "order",
+            "format": "JSON",
+            "compatibility": "BACKWARD",
+            "active": 1,
+            "versions": [1, 2],
+            "deprecated": False,
+            "valid": True,
+        }
+    ]
+    assert json.loads(flowpipe("schema", "get", "order").out) == V1
+    assert json.loads(flowpipe("schema", "get", "order", "2").out) == V2_OK
+    assert flowpipe("schema", "activate", "order", "2").code == 0
+    assert json.loads(flowpipe("schema", "get", "order", "0").out) == V2_OK
+    missing = flowpipe("schema", "activate", "order", "7")
+    assert missing.code == 1 and "has no version 7" in missing.err
+
+
+def test_a_breaking_create_writes_nothing(repo: Path, flowpipe: Run) -> None:
+    create(flowpipe, repo, V1)
+    before = snapshot(repo)
+    result = create(flowpipe, repo, V2_BREAKING)
+    assert result.code == 1
+    assert "breaks BACKWARD compatibility; nothing was written" in result.err
+    assert "TYPE_CHANGED" in result.err and "/properties/id" in result.err
+    assert snapshot(repo) == before
+    assert create(flowpipe, repo, V2_BREAKING, "--compatibility", "NONE").code == 0
+
+
+@pytest.mark.parametrize(
+    ("schema_id", "fmt", "body", "message"),
+    [
+        ("../escape", "JSON", b"{}", "not a valid schema id"),
+        ("/abs", "JSON", b"{}", "not a valid schema id"),
+        ("order", "JSON", b'{"type": ', "at line 1, column 10: invalid JSON"),
+        ("order", "JSON", b'{"type": "integr"}', "not a valid JSON Schema"),
+        ("order", "JSON", b'{"$ref": "https://example.com/s.json"}', "points outside this schema"),
+        ("order", "JSON", b'{"$ref": "../other/v1.json"}', "points outside this schema"),
+        (
+            "order",
+            "AVRO",
+            b'{"type": "record", "name": "R", "fields": [{"name": "a", "type": "nope"}]}',
+            "not a valid Avro schema",
+        ),
+        ("order", "PROTOBUF", b"syntax = 'proto3';\nmessage A {\n", "unclosed"),
+        ("order", "FLATBUFFERS", b"namespace x;\n", "no table or struct definition"),
+    ],
+)
+def test_bad_input_is_refused_and_leaves_the_tree_untouched(
+    repo: Path, flowpipe: Run, schema_id: str, fmt: str, body: bytes, message: str
+) -> None:
+    (repo / "schemas").mkdir()
+    path = repo / "body"
+    path.write_bytes(body)
+    result = flowpipe("schema", "create", schema_id, "--format", fmt, "--file", str(path))
+    assert result.code == 1
+    assert message in result.err
+    assert "Traceback" not in result.err
+    assert snapshot(repo) == {}
+    assert not (repo / "escape").exists()
+
+
+def test_other_formats_are_stored_and_versioned(repo: Path, flowpipe: Run) -> None:
+    avro = repo / "r.avsc"
+    avro.write_text('{"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}]}')
+    assert flowpipe("schema", "create", "rec", "--format", "AVRO", "--file", str(avro)).code == 0
+    proto = repo / "m.proto"
+    proto.write_text('syntax = "proto3";\nmessage M { int64 id = 1; }\n')
+    assert (
+        flowpipe("schema", "create", "msg", "--format", "PROTOBUF", "--file", str(proto)).code == 0
+    )
+    assert (repo / "schemas/rec/v1.avsc").exists() and (repo / "schemas/msg/v1.proto").exists()
+    assert flowpipe("schema", "check").code == 0
+
+
+def test_delete_is_refused_while_a_flow_uses_the_schema(repo: Path, flowpipe: Run) -> None:
+    create(flowpipe, repo, V1)
+    (repo / "flows").mkdir()
+    (repo / "flows/demo.yaml").write_text(FLOW)
+    refused = flowpipe("schema", "delete", "order")
+    assert refused.code == 1
+    assert "used by flows/demo.yaml" in refused.err
+    (repo / "flows/demo.yaml").unlink()
+    assert flowpipe("schema", "delete", "order").code == 0
+    assert not (repo / "schemas/order").exists()
+
+
+def test_flows_embed_the_resolved_version_and_follow_the_active_one(
+    repo: Path, flowpipe: Run
+) -> None:
+    create(flowpipe, repo, V1)
+    (repo / "flows").mkdir()
+    (repo / "flows/demo.yaml").write_text(FLOW)
+    first = json.loads(flowpipe("spec", "--json", "flows/demo.yaml").out)
+    schema = first["queues"][0]["schema"]
+    assert (schema["version"], schema["registry_format"], schema["body"]) == (1, "JSON", V1)
+    create(flowpipe, repo, V2_OK)
+    second = json.loads(flowpipe("spec", "--json", "flows/demo.yaml").out)
+    assert second["queues"][0]["schema"]["version"] == 2
+    assert second != first  # a new active version changes the spec, so pods restart
+
+
+def test_schema_check_reports_every_problem_with_its_place(repo: Path, flowpipe: Run) -> None:
+    order = repo / "schemas/order"
+    order.mkdir(parents=True)
+    (order / "schema.yaml").write_text("format: JSON\nactive: 3\ncompatability: FULL\n")
+    gaps = repo / "schemas/gaps"
+    gaps.mkdir()
+    (gaps / "schema.yaml").write_text("format: JSON\nactive: 1\n")
+    (gaps / "v1.json").write_text(json.dumps(V1))
+    (gaps / "v3.json").write_text(json.dumps(V1))
+    edited = repo / "schemas/edited"
+    edited.mkdir()
+    (edited / "schema.yaml").write_text("format: JSON\nactive: 2\n")
+    (edited / "v1.json").write_text(json.dumps(V1))
+    (edited / "v2.json").write_text(json.dumps(V2_BREAKING))
+    broken = repo / "schemas/broken"
+    broken.mkdir()
+    (broken / "schema.yaml").write_text("format: JSON\nactive: 1\n")
+    (broken / "v1.json").write_text('{"type": [}')
+    result = flowpipe("schema", "check")
+    assert result.code == 1
+    out = result.out
+    assert "schemas/order/schema.yaml:3:1: error[FP100]: unknown field 'compatability'" in out
+    assert "did you mean 'compatibility'?" in out
+    assert "schemas/gaps: error[FP410]: versions of 'gaps' are [1, 3]" in out
+    assert "schemas/edited/v2.json: error[FP412]: v2 breaks BACKWARD compatibility" in out
+    assert "schemas/broken/v1.json:1:11: error[FP411]: invalid JSON" in out
+    sarif = json.loads(flowpipe("schema", "check", "--format", "sarif").out)
+    assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == {
+        "FP100",
+        "FP410",
+        "FP411",
+        "FP412",
+    }
