@@ -127,12 +127,18 @@ def schema_get(schema_id: str, version: int, root: Path | None) -> int:
 @click.option(
     "--format", "output_format", type=click.Choice(_FORMATS), default="text", show_default=True
 )
+@click.option(
+    "--against",
+    metavar="REF",
+    help="Git base that published versions are compared with "
+    "(default: merge base with origin/main, else HEAD).",
+)
 @_root_option
-def schema_check(output_format: str, root: Path | None) -> int:
-    """Check every entry: metadata, version files, format checks, compatibility."""
+def schema_check(output_format: str, against: str | None, root: Path | None) -> int:
+    """Check every entry: metadata, versions, formats, compatibility, edits to published ones."""
     from flowpipe_compiler.commands.schema import check_registry
 
-    return check_registry(_root(root), output_format)
+    return check_registry(_root(root), output_format, against)
 
 
 @schema.command("create")

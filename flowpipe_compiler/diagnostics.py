@@ -91,6 +91,11 @@ CODES: dict[str, Code] = _codes(
     ("FP410", "bad-registry-entry", "A registry folder, metadata file or version file is invalid."),
     ("FP411", "bad-schema-body", "A schema version does not parse or fails its format's checks."),
     ("FP412", "incompatible-version", "A version breaks its schema's compatibility mode."),
+    (
+        "FP413",
+        "published-version-changed",
+        "A published version was edited, deleted or renumbered.",
+    ),
     # Stage catalogue
     ("FP301", "unknown-stage-type", "A stage type that no catalogue entry or plugin provides."),
     ("FP302", "plugin-stage-type", "A stage type provided by an external plugin: not checked."),

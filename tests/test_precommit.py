@@ -24,11 +24,13 @@ def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def _try_repo(user_repo: Path, home: Path) -> subprocess.CompletedProcess[str]:
+def _try_repo(
+    user_repo: Path, home: Path, hook: str = "flowpipe-validate"
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     pre_commit = Path(sys.executable).parent / "pre-commit"
     return subprocess.run(
-        [str(pre_commit), "try-repo", str(REPO), "flowpipe-validate", "--all-files"],
+        [str(pre_commit), "try-repo", str(REPO), hook, "--all-files"],
         cwd=user_repo,
         env=env,
         capture_output=True,
@@ -60,3 +62,24 @@ def test_hook_passes_on_good_flows_and_fails_on_bad_ones(tmp_path: Path) -> None
     assert failed.returncode == 1
     assert "Failed" in failed.stdout
     assert "flows/demo.yaml:8:18: error[FP208]" in failed.stdout
+
+
+def test_schema_hook_refuses_edits_to_published_versions(tmp_path: Path) -> None:
+    user_repo = tmp_path / "gitops"
+    order = user_repo / "schemas" / "order"
+    order.mkdir(parents=True)
+    (order / "schema.yaml").write_text("format: JSON\nactive: 1\n", encoding="utf-8")
+    (order / "v1.json").write_text('{"type": "object"}\n', encoding="utf-8")
+    _git(user_repo, "init", "-q")
+    _git(user_repo, "add", ".")
+    _git(user_repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "publish v1")
+    home = tmp_path / "pre-commit-home"
+
+    passed = _try_repo(user_repo, home, "flowpipe-schema-check")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+
+    (order / "v1.json").write_text('{"type": "array"}\n', encoding="utf-8")
+    _git(user_repo, "add", ".")
+    failed = _try_repo(user_repo, home, "flowpipe-schema-check")
+    assert failed.returncode == 1
+    assert "published version schemas/order/v1.json was edited (compared with HEAD)" in failed.stdout

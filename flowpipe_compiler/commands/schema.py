@@ -17,7 +17,7 @@ from flowpipe_compiler import emit, source
 from flowpipe_compiler.check import FileResult, discover
 from flowpipe_compiler.commands import Exit
 from flowpipe_compiler.diagnostics import Diagnostic, FlowpipeError, SourceError
-from flowpipe_compiler.registry import formats, store
+from flowpipe_compiler.registry import formats, history, store
 from flowpipe_compiler.registry.compat import Mode, check
 from flowpipe_compiler.registry.resolve import schema_refs
 from flowpipe_compiler.reporters import REPORTERS
@@ -77,12 +77,15 @@ def get(root: Path, schema_id: str, version: int) -> int:
     return Exit.OK
 
 
-def check_registry(root: Path, output_format: str) -> int:
+def check_registry(root: Path, output_format: str, against: str | None) -> int:
     registry = _registry(root)
     diagnostics: list[Diagnostic] = list(registry.problems)
     for entry in registry.entries.values():
         if not entry.broken:
             diagnostics += store.check_entry(registry, entry)
+    published = history.base(root, against)
+    if published is not None:
+        diagnostics += history.changed_versions(root, published)
     by_file: dict[str, FileResult] = {}
     for d in diagnostics:
         by_file.setdefault(d.file, FileResult(d.file)).diagnostics.append(d)

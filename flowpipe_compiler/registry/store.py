@@ -32,7 +32,7 @@ DIRECTORY = "schemas"
 METADATA = "schema.yaml"
 DEFAULTS = "registry.yaml"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.(.+)$")
+VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.(.+)$")
 
 
 @dataclass(slots=True)
@@ -158,7 +158,7 @@ def _load_entry(registry: Registry, folder: Path) -> None:
     entry.deprecated = meta.get("deprecated", False)
     extension = formats.EXTENSIONS[entry.format]
     for path in sorted(folder.iterdir()):
-        match = _VERSION_FILE.match(path.name)
+        match = VERSION_FILE.match(path.name)
         if path.name == METADATA or match is None:
             continue
         if (

@@ -180,3 +180,75 @@ def test_schema_check_reports_every_problem_with_its_place(repo: Path, flowpipe:
         "FP411",
         "FP412",
     }
+
+
+def git(root: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flowpipe: Run) -> Path:
+    """A git repository whose commit publishes order v1 and v2."""
+    monkeypatch.chdir(tmp_path)
+    git(tmp_path, "init", "-q")
+    create(flowpipe, tmp_path, V1)
+    create(flowpipe, tmp_path, V2_OK)
+    (tmp_path / "new.json").unlink()
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "publish order")
+    return tmp_path
+
+
+def test_untouched_published_versions_pass(published: Path, flowpipe: Run) -> None:
+    assert flowpipe("schema", "check").code == 0
+    assert flowpipe("schema", "check", "--against", "HEAD").code == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("edit", "published version schemas/order/v1.json was edited (compared with HEAD)"),
+        ("delete", "published version schemas/order/v2.json was deleted"),
+        ("renumber", "published version schemas/order/v2.json was renumbered to v3.json"),
+    ],
+)
+def test_changes_to_published_versions_fail(
+    published: Path, flowpipe: Run, change: str, expected: str
+) -> None:
+    order = published / "schemas/order"
+    if change == "edit":
+        (order / "v1.json").write_text(json.dumps({**V1, "title": "same meaning, new bytes"}))
+    elif change == "delete":
+        (order / "v2.json").unlink()
+        (order / "schema.yaml").write_text("active: 1\nformat: JSON\n")
+    else:
+        (order / "v2.json").rename(order / "v3.json")
+    result = flowpipe("schema", "check")
+    assert result.code == 1
+    assert expected in result.out
+    assert "error[FP413]" in result.out
+
+
+def test_a_missing_base_ref_is_a_clear_usage_error(published: Path, flowpipe: Run) -> None:
+    result = flowpipe("schema", "check", "--against", "origin/does-not-exist")
+    assert result.code == 2
+    assert "no such commit in this clone" in result.err
+    assert "git fetch" in result.err
+
+
+def test_the_base_defaults_to_the_merge_base_with_origin_main(
+    published: Path, flowpipe: Run
+) -> None:
+    git(published, "update-ref", "refs/remotes/origin/main", "HEAD")
+    (published / "schemas/order/v1.json").write_text("{}")
+    git(published, "commit", "-qam", "edit a published version")
+    result = flowpipe("schema", "check")
+    assert result.code == 1
+    assert "was edited (compared with merge base with origin/main)" in result.out
