@@ -212,6 +212,37 @@ def schema_delete(schema_id: str, root: Path | None) -> int:
     return delete(_root(root), schema_id)
 
 
+@cli.group()
+def registry() -> None:
+    """The schema registry as a service."""
+
+
+@registry.command("serve")
+@click.option(
+    "--repo",
+    "repo",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="Git repository (bare, or a dedicated clone).",
+)
+@click.option("--branch", default="main", show_default=True, help="Branch read and written.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8081, show_default=True)
+@click.option(
+    "--token-env",
+    default="FLOWPIPE_REGISTRY_TOKEN",
+    show_default=True,
+    help="Environment variable holding the bearer token writes need; unset: read-only.",
+)
+def registry_serve(repo: Path, branch: str, host: str, port: int, token_env: str) -> int:
+    """Serve flow-pipe's /v1/schemas endpoints from a git branch (writes are commits)."""
+    import os
+
+    from flowpipe_compiler.commands.serve import serve
+
+    return serve(repo, branch, host, port, os.environ.get(token_env) or None)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     from flowpipe_compiler.diagnostics import FlowpipeError

@@ -82,4 +82,6 @@ def test_schema_hook_refuses_edits_to_published_versions(tmp_path: Path) -> None
     _git(user_repo, "add", ".")
     failed = _try_repo(user_repo, home, "flowpipe-schema-check")
     assert failed.returncode == 1
-    assert "published version schemas/order/v1.json was edited (compared with HEAD)" in failed.stdout
+    assert (
+        "published version schemas/order/v1.json was edited (compared with HEAD)" in failed.stdout
+    )

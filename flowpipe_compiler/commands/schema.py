@@ -11,7 +11,6 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from flowpipe_compiler import emit, source
 from flowpipe_compiler.check import FileResult, discover
@@ -26,6 +25,12 @@ from flowpipe_compiler.reporters import REPORTERS
 def _registry(root: Path) -> store.Registry:
     store.load.cache_clear()  # the tree may have changed since it was read
     return store.load(root.resolve())
+
+
+def _folder(entry: store.Entry) -> Path:
+    """The entry's folder on disk (the CLI works on the working tree, never on git)."""
+    assert isinstance(entry.path, Path)
+    return entry.path
 
 
 def _entry(registry: store.Registry, schema_id: str) -> store.Entry:
@@ -106,17 +111,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def _metadata(entry: store.Entry, explicit_mode: bool) -> bytes:
-    meta: dict[str, Any] = {"format": entry.format, "active": entry.active}
-    if explicit_mode:
-        meta["compatibility"] = entry.compatibility.value
-    if entry.description:
-        meta["description"] = entry.description
-    if entry.deprecated:
-        meta["deprecated"] = True
-    return emit.to_yaml(meta).encode()
-
-
 def create(
     root: Path,
     schema_id: str,
@@ -155,8 +149,7 @@ def create(
         where = f" at line {exc.location.line}, column {exc.location.col}" if exc.location else ""
         raise FlowpipeError(f"new version of '{schema_id}'{where}: {exc}") from None
     if fmt == "JSON":
-        earlier = [entry.body(n) for n in sorted(entry.versions)]
-        issues = check(entry.compatibility, body, earlier)
+        issues = check(entry.compatibility, body, entry.bodies_to_check())
         if issues:
             lines = [
                 f"  {i.rule}: {i.message} (new {i.reader_path}, old {i.writer_path})"
@@ -171,11 +164,12 @@ def create(
         entry.active = number
     if description is not None:
         entry.description = description
-    entry.path.mkdir(parents=True, exist_ok=True)
-    version_path = entry.path / f"v{number}{formats.EXTENSIONS[fmt]}"
+    folder = _folder(entry)
+    folder.mkdir(parents=True, exist_ok=True)
+    version_path = folder / f"v{number}{formats.EXTENSIONS[fmt]}"
     _write_atomically(version_path, raw)
     try:
-        _write_atomically(entry.path / store.METADATA, _metadata(entry, explicit_mode))
+        _write_atomically(folder / store.METADATA, store.metadata_bytes(entry, explicit_mode))
     except BaseException:
         version_path.unlink(missing_ok=True)
         raise
@@ -188,7 +182,7 @@ def create(
 
 def _names_mode(entry: store.Entry) -> bool:
     try:
-        meta = source.load("m", (entry.path / store.METADATA).read_text(encoding="utf-8")).data
+        meta = source.load("m", (_folder(entry) / store.METADATA).read_text(encoding="utf-8")).data
     except (OSError, SourceError):
         return False
     return isinstance(meta, dict) and "compatibility" in meta
@@ -201,7 +195,9 @@ def activate(root: Path, schema_id: str, version: int) -> int:
             f"schema '{schema_id}' has no version {version} ({sorted(entry.versions)})"
         )
     entry.active = version
-    _write_atomically(entry.path / store.METADATA, _metadata(entry, _names_mode(entry)))
+    _write_atomically(
+        _folder(entry) / store.METADATA, store.metadata_bytes(entry, _names_mode(entry))
+    )
     sys.stdout.write(f"{schema_id}: v{version} is active\n")
     return Exit.OK
 
@@ -213,7 +209,7 @@ def delete(root: Path, schema_id: str) -> int:
         raise FlowpipeError(
             f"schema '{schema_id}' is used by {', '.join(users)}; change those flows first"
         )
-    shutil.rmtree(entry.path)
+    shutil.rmtree(_folder(entry))
     store.load.cache_clear()
     sys.stdout.write(f"{schema_id} deleted\n")
     return Exit.OK

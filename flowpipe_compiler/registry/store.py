@@ -27,6 +27,10 @@ from flowpipe_compiler.diagnostics import Diagnostic, Severity, SourceError
 from flowpipe_compiler.findings import Findings
 from flowpipe_compiler.registry import formats
 from flowpipe_compiler.registry.compat import Mode, check
+from flowpipe_compiler.registry.gittree import GitNode
+
+Node = Path | GitNode
+"""A folder or file on disk, or in a git commit (the REST service reads from a branch)."""
 
 DIRECTORY = "schemas"
 METADATA = "schema.yaml"
@@ -38,50 +42,61 @@ VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.(.+)$")
 @dataclass(slots=True)
 class Entry:
     schema_id: str
-    path: Path
+    path: Node
     format: str = "JSON"
     compatibility: Mode = Mode.BACKWARD
     active: int = 0
     description: str = ""
     deprecated: bool = False
-    versions: dict[int, Path] = field(default_factory=dict)
+    versions: dict[int, Node] = field(default_factory=dict)
     broken: bool = False
     """Metadata or versions are invalid: ``schema check`` says why."""
 
     def body(self, version: int) -> Any:
         return formats.parse(self.format, self.versions[version].read_bytes())
 
+    def bodies_to_check(self) -> list[Any]:
+        """The earlier versions a new one is checked against under this entry's mode."""
+        numbers = sorted(self.versions)
+        if self.compatibility is Mode.NONE:
+            numbers = []
+        elif not self.compatibility.transitive:
+            numbers = numbers[-1:]
+        return [self.body(n) for n in numbers]
+
 
 @dataclass(slots=True)
 class Registry:
-    root: Path
+    root: Node
     entries: dict[str, Entry] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
     default_mode: Mode = Mode.BACKWARD
 
     @property
-    def directory(self) -> Path:
+    def directory(self) -> Node:
         return self.root / DIRECTORY
 
 
-def _display(path: Path, root: Path) -> str:
+def _display(path: Node, root: Node) -> str:
     try:
-        return path.relative_to(root).as_posix()
+        return path.relative_to(root).as_posix()  # type: ignore[arg-type]
     except ValueError:
-        return path.as_posix()
+        return str(path)
 
 
-def _inside(path: Path, root: Path) -> bool:
+def _inside(path: Node, root: Node) -> bool:
+    if isinstance(path, GitNode) or isinstance(root, GitNode):
+        return True  # a git tree holds no path out of itself (symlinks are not followed)
     return path.resolve().is_relative_to(root.resolve())
 
 
-def _problem(registry: Registry, path: Path, code: str, message: str, hint: str) -> None:
+def _problem(registry: Registry, path: Node, code: str, message: str, hint: str) -> None:
     registry.problems.append(
         Diagnostic(code, Severity.ERROR, message, _display(path, registry.root), None, hint=hint)
     )
 
 
-def _load_yaml(registry: Registry, path: Path, schema_name: str) -> dict[str, Any] | None:
+def _load_yaml(registry: Registry, path: Node, schema_name: str) -> dict[str, Any] | None:
     name = _display(path, registry.root)
     try:
         doc = source.load(name, source.decode(name, path.read_bytes()))
@@ -100,6 +115,11 @@ def _load_yaml(registry: Registry, path: Path, schema_name: str) -> dict[str, An
 @cache
 def load(root: Path) -> Registry:
     """The registry under ``root/schemas`` (cached per root for the life of the process)."""
+    return load_tree(root)
+
+
+def load_tree(root: Node, only: str | None = None) -> Registry:
+    """The registry under ``root/schemas``, on disk or in a git commit (``only``: one entry)."""
     registry = Registry(root)
     directory = registry.directory
     if not directory.is_dir() or not _inside(directory, root):
@@ -109,12 +129,18 @@ def load(root: Path) -> Registry:
         data = _load_yaml(registry, defaults, schemas.REGISTRY_DEFAULTS_SCHEMA)
         if data and "compatibility" in data:
             registry.default_mode = Mode(data["compatibility"])
-    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
+    if only is not None:
+        folder = directory / only
+        if folder.is_dir():
+            _load_entry(registry, folder)
+        return registry
+    folders: list[Node] = [p for p in directory.iterdir() if p.is_dir()]
+    for folder in sorted(folders, key=str):
         _load_entry(registry, folder)
     return registry
 
 
-def _load_entry(registry: Registry, folder: Path) -> None:
+def _load_entry(registry: Registry, folder: Node) -> None:
     schema_id = folder.name
     if not ID_PATTERN.match(schema_id):
         _problem(
@@ -157,7 +183,8 @@ def _load_entry(registry: Registry, folder: Path) -> None:
     entry.description = meta.get("description", "")
     entry.deprecated = meta.get("deprecated", False)
     extension = formats.EXTENSIONS[entry.format]
-    for path in sorted(folder.iterdir()):
+    children: list[Node] = list(folder.iterdir())
+    for path in sorted(children, key=str):
         match = VERSION_FILE.match(path.name)
         if path.name == METADATA or match is None:
             continue
@@ -196,6 +223,20 @@ def _load_entry(registry: Registry, folder: Path) -> None:
             f"active version {entry.active} of '{schema_id}' does not exist",
             f"set active to one of {sorted(entry.versions) or 'the versions (none yet)'}",
         )
+
+
+def metadata_bytes(entry: Entry, explicit_mode: bool) -> bytes:
+    """``schema.yaml`` for ``entry``, canonical; the mode only when the schema sets its own."""
+    from flowpipe_compiler import emit
+
+    meta: dict[str, Any] = {"format": entry.format, "active": entry.active}
+    if explicit_mode:
+        meta["compatibility"] = entry.compatibility.value
+    if entry.description:
+        meta["description"] = entry.description
+    if entry.deprecated:
+        meta["deprecated"] = True
+    return emit.to_yaml(meta).encode()
 
 
 def check_entry(registry: Registry, entry: Entry) -> list[Diagnostic]:
