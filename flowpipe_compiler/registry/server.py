@@ -90,13 +90,13 @@ class GitRegistry:
 
     def create(self, schema_id: str, fmt: str, raw: bytes) -> int:
         if not store.ID_PATTERN.match(schema_id):
-            raise Refused(422, f"'{schema_id}' is not a valid schema id")
+            raise Refused(400, f"'{schema_id}' is not a valid schema id")
         if fmt not in FORMATS:
-            raise Refused(422, f"unknown format '{fmt}' (one of {', '.join(FORMATS)})")
+            raise Refused(400, f"unknown format '{fmt}' (one of {', '.join(FORMATS)})")
         try:
             body = formats.check(fmt, raw)
         except formats.FormatError as exc:
-            raise Refused(422, f"invalid {fmt} schema: {exc}") from None
+            raise Refused(400, f"invalid {fmt} schema: {exc}") from None
         with self.lock:
             for _ in range(self.max_attempts):
                 tip = self.tip()
@@ -249,6 +249,7 @@ def create_app(backend: GitRegistry, token: str | None) -> Any:
     errors: dict[int | str, dict[str, Any]] = {
         code: {"description": text}
         for code, text in (
+            (400, "the schema, its id or its format is invalid"),
             (401, "missing or wrong bearer token"),
             (403, "read-only"),
             (404, "no such schema or version"),
@@ -327,7 +328,7 @@ def create_app(backend: GitRegistry, token: str | None) -> Any:
         try:
             body = formats.check(entry.format, candidate.raw_schema.encode())
         except formats.FormatError as exc:
-            raise HTTPException(422, f"invalid {entry.format} schema: {exc}") from None
+            raise HTTPException(400, f"invalid {entry.format} schema: {exc}") from None
         if entry.format != "JSON":
             return Compatibility(compatible=True, issues=[])
         issues = check(entry.compatibility, body, entry.bodies_to_check())
