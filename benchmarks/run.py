@@ -251,7 +251,64 @@ def io_threads(tmp: Path) -> list[str]:
     return lines
 
 
-SUITES: dict[str, Callable[[], list[str]]] = {"compiler": compiler_suite, "runtime": runtime_suite}
+def registry_suite() -> list[str]:
+    import json
+
+    sys.path.insert(0, str(REPO))
+    from flowpipe_compiler.registry.compat import readable
+
+    schemas_count, flows_count = 200, 1000
+    rows = ["| measurement | time | note |", "|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / ".git").mkdir()
+        for i in range(schemas_count):
+            folder = root / "schemas" / f"s{i:03d}"
+            folder.mkdir(parents=True)
+            (folder / "schema.yaml").write_text("format: JSON\nactive: 2\n")
+            props = {f"f{j}": {"type": "integer"} for j in range(20)}
+            v1 = {"type": "object", "properties": props, "additionalProperties": False}
+            v2 = {**v1, "properties": {**props, "extra": {"type": "string"}}}
+            (folder / "v1.json").write_text(json.dumps(v1))
+            (folder / "v2.json").write_text(json.dumps(v2))
+        flows = root / "flows"
+        flows.mkdir()
+        for i in range(flows_count):
+            (flows / f"f{i:04d}.yaml").write_text(
+                f"name: flow-{i}\nstages:\n  - {{name: s, type: noop_source, output_queue: q}}\n"
+                "  - {name: o, type: stdout_sink, input_queue: q}\n"
+                f"queues:\n  - name: q\n    schema: {{schema_id: s{i % schemas_count:03d}}}\n"
+            )
+        validate = cold([str(BIN / "flowpipe"), "validate", "--root", tmp, str(flows)], runs=5)
+        check = cold([str(BIN / "flowpipe"), "schema", "check", "--root", tmp], runs=5)
+    rows.append(
+        f"| `flowpipe validate` {flows_count} flows, each resolving a schema of a "
+        f"{schemas_count}-schema registry | {validate:.2f} s | cold process |"
+    )
+    rows.append(
+        f"| `flowpipe schema check` of {schemas_count} schemas x 2 versions | {check:.2f} s |"
+        " metaschema + compatibility |"
+    )
+    props = {f"p{j}": {"type": "integer", "minimum": 0, "maximum": 10**6} for j in range(200)}
+    old = {"type": "object", "properties": props, "required": list(props)[:100]}
+    new = {**old, "properties": {**props, "p0": {"type": "number"}}}
+    timings = []
+    for _ in range(50):
+        start = time.perf_counter()
+        readable(new, old)
+        timings.append(time.perf_counter() - start)
+    rows.append(
+        f"| compatibility check of a 200-property schema pair | "
+        f"{statistics.median(timings) * 1000:.2f} ms | median of 50 |"
+    )
+    return rows
+
+
+SUITES: dict[str, Callable[[], list[str]]] = {
+    "compiler": compiler_suite,
+    "runtime": runtime_suite,
+    "registry": registry_suite,
+}
 
 
 def record(name: str, rows: list[str]) -> None:
