@@ -44,8 +44,17 @@ def parse(fmt: str, raw: bytes) -> Any:
     return raw.decode("utf-8")
 
 
+MAX_BYTES = 1024 * 1024
+"""Largest schema version accepted."""
+
+
 def check(fmt: str, raw: bytes) -> Any:
     """Parse and check one version body; the parsed body, or :class:`FormatError`."""
+    if len(raw) > MAX_BYTES:
+        raise FormatError(
+            f"schema is larger than the {MAX_BYTES:,}-byte limit",
+            hint="split it into several schemas",
+        )
     if fmt in ("JSON", "AVRO"):
         try:
             body = orjson.loads(raw)
@@ -89,6 +98,7 @@ def _check_json_schema(body: Any) -> None:
                 hint="registry schemas may only refer inside themselves (#/$defs/...); "
                 "URLs and files are never fetched",
             )
+        _no_ref_loop(body, pointer, ref)
     try:
         jsonschema_rs.meta.validate(body)
     except jsonschema_rs.ValidationError as exc:
@@ -103,6 +113,39 @@ def _check_json_schema(body: Any) -> None:
         jsonschema_rs.validator_for(body)
     except Exception as exc:  # unresolvable local $ref, bad regex
         raise FormatError(f"schema cannot be used: {exc}") from None
+
+
+def _target(body: Any, ref: str) -> Any:
+    node = body
+    for part in ref.removeprefix("#").split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _no_ref_loop(body: Any, pointer: str, ref: str) -> None:
+    """Refuse a chain of bare ``$ref``s that comes back to itself: it describes nothing and
+    sends validators round in circles. (Recursion through properties or items is fine.)"""
+    seen = {ref}
+    node = _target(body, ref)
+    while (
+        isinstance(node, dict)
+        and isinstance(node.get("$ref"), str)
+        and not (set(node) - {"$ref", "title", "description", "$comment"})
+    ):
+        ref = node["$ref"]
+        if ref in seen:
+            raise FormatError(
+                f"$ref cycle at {pointer or '/'}: {' -> '.join(sorted(seen))}",
+                hint="a $ref must reach a real schema",
+            )
+        seen.add(ref)
+        node = _target(body, ref)
 
 
 def _refs(node: Any, pointer: str) -> list[tuple[str, str]]:

@@ -188,11 +188,17 @@ def _load_entry(registry: Registry, folder: Node) -> None:
         match = VERSION_FILE.match(path.name)
         if path.name == METADATA or match is None:
             continue
-        if (
-            match.group(2) != extension.lstrip(".")
-            or not path.is_file()
-            or not _inside(path, registry.root)
-        ):
+        if path.is_file() and not _inside(path, registry.root):
+            entry.broken = True
+            _problem(
+                registry,
+                path,
+                "FP410",
+                f"'{path.name}' is a symlink out of the repository root; not read",
+                "replace the symlink with the file",
+            )
+            continue
+        if match.group(2) != extension.lstrip(".") or not path.is_file():
             entry.broken = True
             _problem(
                 registry,

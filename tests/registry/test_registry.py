@@ -252,3 +252,59 @@ def test_the_base_defaults_to_the_merge_base_with_origin_main(
     result = flowpipe("schema", "check")
     assert result.code == 1
     assert "was edited (compared with merge base with origin/main)" in result.out
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (json.dumps({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}), "$ref cycle"),
+        (
+            json.dumps(
+                {
+                    "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}},
+                    "properties": {"x": {"$ref": "#/$defs/a"}},
+                }
+            ),
+            "$ref cycle",
+        ),
+        ('{"items":' * 5000 + "{}" + "}" * 5000, "invalid JSON"),
+        (json.dumps({"description": "x" * (1024 * 1024)}), "larger than the 1,048,576-byte limit"),
+    ],
+    ids=["self-loop", "two-step-loop", "deeply-nested", "huge"],
+)
+def test_hostile_schemas_are_refused(repo: Path, flowpipe: Run, body: str, message: str) -> None:
+    path = repo / "s.json"
+    path.write_text(body)
+    result = flowpipe("schema", "create", "x", "--format", "JSON", "--file", str(path))
+    assert result.code == 1
+    assert message in result.err
+
+
+def test_recursive_schemas_through_properties_are_fine(repo: Path, flowpipe: Run) -> None:
+    tree = {
+        "$defs": {
+            "node": {
+                "type": "object",
+                "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+            }
+        },
+        "$ref": "#/$defs/node",
+    }
+    assert create(flowpipe, repo, tree).code == 0
+
+
+def test_a_version_file_symlinked_out_of_the_repo_is_refused(
+    repo: Path, flowpipe: Run, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "secret.json"
+    outside.write_text(json.dumps(V1))
+    folder = repo / "schemas/order"
+    folder.mkdir(parents=True)
+    (folder / "schema.yaml").write_text("format: JSON\nactive: 1\n")
+    (folder / "v1.json").symlink_to(outside)
+    result = flowpipe("schema", "check")
+    assert result.code == 1
+    assert (
+        "schemas/order/v1.json: error[FP410]: 'v1.json' is a symlink out of the repository root"
+        in result.out
+    )
