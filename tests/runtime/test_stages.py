@@ -184,3 +184,38 @@ def test_flowpipe_run_passes_on_the_runtime_exit_code(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert b"DATABASE_URL" in done.stderr
+
+
+def test_schema_validator_checks_records_against_the_embedded_schema(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "in.jsonl", [{"id": 1}, {"id": "two"}, {"id": 3, "extra": True}])
+    body = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    spec = make_spec(
+        [
+            {
+                "name": "read",
+                "type": "file_source",
+                "output_queue": "lines",
+                "config": {"paths": [str(tmp_path / "*.jsonl")]},
+            },
+            {"name": "parse", "type": "json_parser", "input_queue": "lines", "output_queue": "q"},
+            {"name": "check", "type": "schema_validator", "input_queue": "q", "output_queue": "ok"},
+            {"name": "out", "type": "collect", "input_queue": "ok", "config": {"key": "ok"}},
+        ],
+        [
+            {"name": "lines"},
+            {"name": "ok"},
+            {
+                "name": "q",
+                "schema": {"schema_id": "s", "version": 1, "registry_format": "JSON", "body": body},
+            },
+        ],
+    )
+    flow = run(spec, tmp_path)
+    assert teststages.COLLECTED["ok"] == [{"id": 1}]
+    assert flow.summary()["dead_letters"] == {"check": 2}
+    rejected = (tmp_path / "t.check.dead-letter.jsonl").read_text()
+    assert "is not of type" in rejected and "Additional properties" in rejected

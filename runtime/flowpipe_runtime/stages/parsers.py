@@ -138,6 +138,11 @@ class SchemaValidator(RecordTransform):
                 "the input queue has no schema body in the compiled spec; "
                 "give the queue a registry schema (schemas/<id>/) and compile again"
             )
+        if schema.get("registry_format", "JSON") != "JSON":
+            raise RuntimeError(
+                f"schema_validator checks JSON Schema; the input queue's schema "
+                f"'{schema.get('schema_id')}' is {schema['registry_format']}"
+            )
         import jsonschema_rs
 
         self.validator = jsonschema_rs.validator_for(body)
