@@ -71,20 +71,17 @@ def check(findings: Findings, flow: dict[str, Any], kinds: dict[int, Kind]) -> N
         name = _str(queue, "name")
         if name is None:
             continue
-        if name not in producers:
-            findings.add(
-                "FP209",
-                f"queue '{name}' has no producer: no stage has output_queue: {name}",
-                ("queues", index, "name"),
-                hint="connect a stage's output_queue to it, or remove the queue",
-            )
-        if name not in consumers:
-            findings.add(
-                "FP210",
-                f"queue '{name}' has no consumer: no stage has input_queue: {name}",
-                ("queues", index, "name"),
-                hint="connect a stage's input_queue to it, or remove the queue",
-            )
+        for code, role, field, connected in (
+            ("FP209", "producer", "output_queue", producers),
+            ("FP210", "consumer", "input_queue", consumers),
+        ):
+            if name not in connected:
+                findings.add(
+                    code,
+                    f"queue '{name}' has no {role}: no stage has {field}: {name}",
+                    ("queues", index, "name"),
+                    hint=f"connect a stage's {field} to it, or remove the queue",
+                )
     _cycles(findings, stages)
     _lifecycle(findings, flow)
     _pinning(findings, flow, {n for _, s in stages if (n := _str(s, "name"))})

@@ -17,7 +17,7 @@ from flowpipe_compiler.check import FileResult, discover
 from flowpipe_compiler.commands import Exit
 from flowpipe_compiler.diagnostics import Diagnostic, FlowpipeError, SourceError
 from flowpipe_compiler.registry import formats, history, store
-from flowpipe_compiler.registry.compat import Mode, check
+from flowpipe_compiler.registry.compat import Mode
 from flowpipe_compiler.registry.resolve import schema_refs
 from flowpipe_compiler.reporters import REPORTERS
 
@@ -121,45 +121,20 @@ def create(
     mode: str | None,
     description: str | None,
 ) -> int:
-    if not store.ID_PATTERN.match(schema_id):
-        raise FlowpipeError(
-            f"'{schema_id}' is not a valid schema id: use letters, digits, '.', '_' and '-'"
-        )
     registry = _registry(root)
     existing = registry.entries.get(schema_id)
-    if existing is not None:
-        entry = _entry(registry, schema_id)
-        if entry.format != fmt:
-            raise FlowpipeError(f"schema '{schema_id}' is {entry.format}, not {fmt}")
-        explicit_mode = mode is not None or _names_mode(entry)
-        if mode is not None:
-            entry.compatibility = Mode(mode)
-    else:
-        folder = registry.directory / schema_id
-        entry = store.Entry(
-            schema_id,
-            folder,
-            format=fmt,
-            compatibility=Mode(mode) if mode else registry.default_mode,
-        )
-        explicit_mode = mode is not None
     try:
-        body = formats.check(fmt, raw)
-    except formats.FormatError as exc:
-        where = f" at line {exc.location.line}, column {exc.location.col}" if exc.location else ""
-        raise FlowpipeError(f"new version of '{schema_id}'{where}: {exc}") from None
-    if fmt == "JSON":
-        issues = check(entry.compatibility, body, entry.bodies_to_check())
-        if issues:
-            lines = [
-                f"  {i.rule}: {i.message} (new {i.reader_path}, old {i.writer_path})"
-                for i in issues
-            ]
-            raise FlowpipeError(
-                f"new version of '{schema_id}' breaks {entry.compatibility.value} "
-                "compatibility; nothing was written:\n" + "\n".join(lines)
-            )
-    number = max(entry.versions, default=0) + 1
+        entry, number = store.next_version(
+            registry, schema_id, fmt, raw, Mode(mode) if mode else None
+        )
+    except store.Rejected as exc:
+        lines = [
+            f"\n  {i.rule}: {i.message} (new {i.reader_path}, old {i.writer_path})"
+            for i in exc.issues
+        ]
+        written = "; nothing was written" if exc.issues else ""
+        raise FlowpipeError(f"{exc}{written}{''.join(lines)}") from None
+    explicit_mode = mode is not None or (existing is not None and _names_mode(entry))
     if activate or not entry.versions:
         entry.active = number
     if description is not None:

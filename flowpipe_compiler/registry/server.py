@@ -89,37 +89,17 @@ class GitRegistry:
     # -- writes ----------------------------------------------------------------------------
 
     def create(self, schema_id: str, fmt: str, raw: bytes) -> int:
-        if not store.ID_PATTERN.match(schema_id):
-            raise Refused(400, f"'{schema_id}' is not a valid schema id")
-        if fmt not in FORMATS:
-            raise Refused(400, f"unknown format '{fmt}' (one of {', '.join(FORMATS)})")
-        try:
-            body = formats.check(fmt, raw)
-        except formats.FormatError as exc:
-            raise Refused(400, f"invalid {fmt} schema: {exc}") from None
         with self.lock:
             for _ in range(self.max_attempts):
                 tip = self.tip()
                 registry = store.load_tree(GitNode.root(tip), only=schema_id)
-                entry = registry.entries.get(schema_id)
-                if entry is not None and entry.broken:
-                    raise Refused(409, f"schema '{schema_id}' is invalid in the repository")
-                if entry is None:
-                    entry = store.Entry(
-                        schema_id,
-                        registry.directory / schema_id,
-                        format=fmt,
-                        compatibility=registry.default_mode,
-                    )
-                elif entry.format != fmt:
-                    raise Refused(409, f"schema '{schema_id}' is {entry.format}, not {fmt}")
-                if fmt == "JSON":
-                    issues = check(entry.compatibility, body, entry.bodies_to_check())
-                    if issues:
-                        raise Refused(
-                            409, "incompatible with earlier versions", [_issue(i) for i in issues]
-                        )
-                number = max(entry.versions, default=0) + 1
+                try:
+                    entry, number = store.next_version(registry, schema_id, fmt, raw)
+                except store.Rejected as exc:
+                    status = 409 if exc.conflict else 400
+                    raise Refused(
+                        status, str(exc), [_issue(i) for i in exc.issues] or None
+                    ) from None
                 entry.active = number
                 folder = f"{store.DIRECTORY}/{schema_id}"
                 files = {

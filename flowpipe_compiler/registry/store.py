@@ -231,6 +231,58 @@ def _load_entry(registry: Registry, folder: Node) -> None:
         )
 
 
+class Rejected(Exception):
+    """A new version the registry refuses; ``conflict`` when the registry's state is why."""
+
+    def __init__(self, message: str, *, conflict: bool = False, issues: Any = ()) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+        self.issues = list(issues)
+
+
+def next_version(
+    registry: Registry, schema_id: str, fmt: str, raw: bytes, mode: Mode | None = None
+) -> tuple[Entry, int]:
+    """The entry (new or existing, with ``mode`` applied) and the number ``raw`` would get,
+    after the id, format and compatibility checks; :class:`Rejected` otherwise."""
+    if not ID_PATTERN.match(schema_id):
+        raise Rejected(
+            f"'{schema_id}' is not a valid schema id: use letters, digits, '.', '_', '-'"
+        )
+    if fmt not in formats.EXTENSIONS:
+        raise Rejected(f"unknown format '{fmt}' (one of {', '.join(formats.EXTENSIONS)})")
+    entry = registry.entries.get(schema_id)
+    if entry is None:
+        entry = Entry(
+            schema_id,
+            registry.directory / schema_id,
+            format=fmt,
+            compatibility=mode or registry.default_mode,
+        )
+    elif entry.broken:
+        raise Rejected(
+            f"schema '{schema_id}' is invalid; run `flowpipe schema check`", conflict=True
+        )
+    elif entry.format != fmt:
+        raise Rejected(f"schema '{schema_id}' is {entry.format}, not {fmt}", conflict=True)
+    elif mode is not None:
+        entry.compatibility = mode
+    try:
+        body = formats.check(fmt, raw)
+    except formats.FormatError as exc:
+        where = f" at line {exc.location.line}, column {exc.location.col}" if exc.location else ""
+        raise Rejected(f"new version of '{schema_id}'{where}: {exc}") from None
+    if fmt == "JSON":
+        issues = check(entry.compatibility, body, entry.bodies_to_check())
+        if issues:
+            raise Rejected(
+                f"new version of '{schema_id}' breaks {entry.compatibility.value} compatibility",
+                conflict=True,
+                issues=issues,
+            )
+    return entry, max(entry.versions, default=0) + 1
+
+
 def metadata_bytes(entry: Entry, explicit_mode: bool) -> bytes:
     """``schema.yaml`` for ``entry``, canonical; the mode only when the schema sets its own."""
     from flowpipe_compiler import emit
