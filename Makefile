@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml runtime/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./runtime
+	# pykustomize bundles a real kustomize; its metadata wrongly demands Python 3.14, it runs on 3.11.
+	$(BIN)/python -m pip install --quiet --ignore-requires-python --no-deps pykustomize==0.1.4 cffi
 	touch $@
 
 # The OASIS SARIF 2.1.0 schema, to check our SARIF output offline; npm ships a copy.
@@ -42,9 +44,11 @@ lint: setup
 	$(BIN)/mypy --ignore-missing-imports runtime/flowpipe_runtime
 	$(BIN)/lint-imports
 	$(BIN)/python -m flowpipe_compiler.docgen --check
+	$(BIN)/flowpipe compile --check
 
 generate: setup
 	$(BIN)/python -m flowpipe_compiler.docgen
+	$(BIN)/flowpipe compile
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(SUITE)

@@ -96,6 +96,35 @@ def run(file: str, http_port: str, root: Path | None) -> int:
     return start(file, _root(root), http_port)
 
 
+@cli.command("compile")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("rendered"),
+    show_default=True,
+    help="Output directory (relative to the repository root).",
+)
+@click.option("--env", "envs", multiple=True, help="Environment overlay to render (default: all).")
+@click.option(
+    "--kube-version",
+    default="1.33",
+    show_default=True,
+    help="Kubernetes version whose OpenAPI schema every object must satisfy.",
+)
+@click.option("--check", is_flag=True, help="Exit 1 and list stale files instead of writing.")
+@_root_option
+def compile_command(
+    out: Path, envs: tuple[str, ...], kube_version: str, check: bool, root: Path | None
+) -> int:
+    """Render every flow to Kustomize: a base per flow, an overlay per environment."""
+    from flowpipe_compiler.commands.compile import compile_repo
+
+    base = _root(root)
+    return compile_repo(
+        base, out if out.is_absolute() else base / out, list(envs), kube_version, check
+    )
+
+
 @cli.group()
 def schema() -> None:
     """The schema registry in schemas/: list, get, check, create, activate, delete."""

@@ -96,6 +96,13 @@ CODES: dict[str, Code] = _codes(
         "published-version-changed",
         "A published version was edited, deleted or renumbered.",
     ),
+    # Rendering
+    (
+        "FP501",
+        "unknown-overlay-target",
+        "An overlay names a flow, stage or queue that does not exist.",
+    ),
+    ("FP502", "not-renderable", "A flow that Kubernetes would refuse as written."),
     # Stage catalogue
     ("FP301", "unknown-stage-type", "A stage type that no catalogue entry or plugin provides."),
     ("FP302", "plugin-stage-type", "A stage type provided by an external plugin: not checked."),

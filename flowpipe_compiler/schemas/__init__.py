@@ -20,6 +20,7 @@ COMPILED_SCHEMA = "compiled-flow.schema.json"
 CATALOGUE = "stage-catalogue.json"
 REGISTRY_METADATA_SCHEMA = "registry-metadata.schema.json"
 REGISTRY_DEFAULTS_SCHEMA = "registry-defaults.schema.json"
+OVERLAY_SCHEMA = "overlay.schema.json"
 
 
 @cache

@@ -1,0 +1,106 @@
+"""`flowpipe compile`: flows (and overlays) to the Kustomize tree Argo CD applies."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from flowpipe_compiler.check import FileResult, check_paths
+from flowpipe_compiler.commands import Exit
+from flowpipe_compiler.diagnostics import Diagnostic, Severity
+from flowpipe_compiler.render import kube_schema, overlays
+from flowpipe_compiler.render.kustomize import tree
+from flowpipe_compiler.render.objects import RenderError, render
+from flowpipe_compiler.reporters import REPORTERS
+
+
+def render_files(
+    root: Path, envs: list[str], kube_version: str
+) -> tuple[dict[str, str], list[FileResult]]:
+    """Every output file, or the findings that stop the compilation."""
+    results = check_paths([str(root / "flows")], root)
+    problems = [r for r in results if r.errors]
+    specs = {r.spec["name"]: r.spec for r in results if r.spec is not None}
+    by_name: dict[str, FileResult] = {}
+    for r in results:
+        if r.spec is not None:
+            if r.spec["name"] in by_name:
+                r.diagnostics.append(
+                    Diagnostic(
+                        "FP502",
+                        Severity.ERROR,
+                        f"flow name '{r.spec['name']}' is also used by "
+                        f"{by_name[r.spec['name']].path}",
+                        r.path,
+                        None,
+                        hint="flow names become object names: make them unique",
+                    )
+                )
+                problems.append(r)
+            by_name[r.spec["name"]] = r
+    loaded, overlay_results = overlays.load(root, envs or overlays.available(root), specs)
+    problems += [r for r in overlay_results if r.errors]
+    for name, spec in specs.items():
+        try:
+            for obj in render(spec).objects:
+                for problem in kube_schema.problems(obj, kube_version):
+                    by_name[name].diagnostics.append(
+                        Diagnostic(
+                            "FP502",
+                            Severity.ERROR,
+                            f"{obj['kind']} {obj['metadata']['name']} is not valid for Kubernetes "
+                            f"{kube_version}: {problem}",
+                            by_name[name].path,
+                            None,
+                        )
+                    )
+        except (RenderError, kube_schema.UnknownKind) as exc:
+            by_name[name].diagnostics.append(
+                Diagnostic("FP502", Severity.ERROR, str(exc), by_name[name].path, None)
+            )
+        if by_name[name].errors and by_name[name] not in problems:
+            problems.append(by_name[name])
+    if problems:
+        return {}, problems
+    return tree(specs, loaded), []
+
+
+def compile_repo(root: Path, out: Path, envs: list[str], kube_version: str, check: bool) -> int:
+    files, problems = render_files(root, envs, kube_version)
+    if problems:
+        sys.stderr.write(REPORTERS["text"](problems))
+        return Exit.FINDINGS
+    target = out / "kustomize"
+    existing = (
+        {p.relative_to(out).as_posix() for p in target.rglob("*") if p.is_file()}
+        if target.is_dir()
+        else set()
+    )
+    stale = sorted(
+        [
+            p
+            for p, text in files.items()
+            if not (out / p).is_file() or (out / p).read_text(encoding="utf-8") != text
+        ]
+        + list(existing - set(files))
+    )
+    if check:
+        for path in stale:
+            sys.stdout.write(f"stale: {(out / path).as_posix()}\n")
+        if stale:
+            sys.stdout.write("rendered output is not up to date; run: flowpipe compile\n")
+        return Exit.FINDINGS if stale else Exit.OK
+    for path in existing - set(files):
+        (out / path).unlink()
+    for directory in sorted((p for p in target.rglob("*") if p.is_dir()), reverse=True):
+        if not any(directory.iterdir()):
+            directory.rmdir()  # a flow or environment that is gone leaves no empty folder
+    for path, text in files.items():
+        destination = out / path
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if not destination.is_file() or destination.read_text(encoding="utf-8") != text:
+            destination.write_text(text, encoding="utf-8")
+    sys.stdout.write(
+        f"{len(files)} files in {(out / 'kustomize').as_posix()} ({len(stale)} changed)\n"
+    )
+    return Exit.OK
