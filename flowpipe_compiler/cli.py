@@ -112,17 +112,29 @@ def run(file: str, http_port: str, root: Path | None) -> int:
     help="Kubernetes version whose OpenAPI schema every object must satisfy.",
 )
 @click.option("--check", is_flag=True, help="Exit 1 and list stale files instead of writing.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(("kustomize", "helm", "all")),
+    default="all",
+    show_default=True,
+)
 @_root_option
 def compile_command(
-    out: Path, envs: tuple[str, ...], kube_version: str, check: bool, root: Path | None
+    out: Path,
+    envs: tuple[str, ...],
+    kube_version: str,
+    check: bool,
+    output_format: str,
+    root: Path | None,
 ) -> int:
-    """Render every flow to Kustomize: a base per flow, an overlay per environment."""
+    """Render every flow to Kustomize (a base per flow, an overlay per environment) and to
+    a Helm chart (a values file per environment)."""
     from flowpipe_compiler.commands.compile import compile_repo
 
     base = _root(root)
-    return compile_repo(
-        base, out if out.is_absolute() else base / out, list(envs), kube_version, check
-    )
+    target = out if out.is_absolute() else base / out
+    return compile_repo(base, target, list(envs), kube_version, check, output_format)
 
 
 @cli.group()

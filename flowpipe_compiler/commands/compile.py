@@ -8,14 +8,14 @@ from pathlib import Path
 from flowpipe_compiler.check import FileResult, check_paths
 from flowpipe_compiler.commands import Exit
 from flowpipe_compiler.diagnostics import Diagnostic, Severity
-from flowpipe_compiler.render import kube_schema, overlays
+from flowpipe_compiler.render import helm, kube_schema, overlays
 from flowpipe_compiler.render.kustomize import tree
 from flowpipe_compiler.render.objects import RenderError, render
 from flowpipe_compiler.reporters import REPORTERS
 
 
 def render_files(
-    root: Path, envs: list[str], kube_version: str
+    root: Path, envs: list[str], kube_version: str, shapes: tuple[str, ...] = ("kustomize", "helm")
 ) -> tuple[dict[str, str], list[FileResult]]:
     """Every output file, or the findings that stop the compilation."""
     results = check_paths([str(root / "flows")], root)
@@ -62,20 +62,27 @@ def render_files(
             problems.append(by_name[name])
     if problems:
         return {}, problems
-    return tree(specs, loaded), []
+    files = tree(specs, loaded) if "kustomize" in shapes else {}
+    if "helm" in shapes:
+        files.update(helm.chart(specs, loaded))
+    return files, []
 
 
-def compile_repo(root: Path, out: Path, envs: list[str], kube_version: str, check: bool) -> int:
-    files, problems = render_files(root, envs, kube_version)
+def compile_repo(
+    root: Path, out: Path, envs: list[str], kube_version: str, check: bool, output_format: str
+) -> int:
+    shapes = ("kustomize", "helm") if output_format == "all" else (output_format,)
+    files, problems = render_files(root, envs, kube_version, shapes)
     if problems:
         sys.stderr.write(REPORTERS["text"](problems))
         return Exit.FINDINGS
-    target = out / "kustomize"
-    existing = (
-        {p.relative_to(out).as_posix() for p in target.rglob("*") if p.is_file()}
-        if target.is_dir()
-        else set()
-    )
+    existing = {
+        p.relative_to(out).as_posix()
+        for shape in shapes
+        if (out / shape).is_dir()
+        for p in (out / shape).rglob("*")
+        if p.is_file()
+    }
     stale = sorted(
         [
             p
@@ -92,15 +99,15 @@ def compile_repo(root: Path, out: Path, envs: list[str], kube_version: str, chec
         return Exit.FINDINGS if stale else Exit.OK
     for path in existing - set(files):
         (out / path).unlink()
-    for directory in sorted((p for p in target.rglob("*") if p.is_dir()), reverse=True):
-        if not any(directory.iterdir()):
-            directory.rmdir()  # a flow or environment that is gone leaves no empty folder
+    for shape in shapes:
+        folders = (out / shape).rglob("*") if (out / shape).is_dir() else []
+        for directory in sorted((p for p in folders if p.is_dir()), reverse=True):
+            if not any(directory.iterdir()):
+                directory.rmdir()  # a flow or environment that is gone leaves no empty folder
     for path, text in files.items():
         destination = out / path
         destination.parent.mkdir(parents=True, exist_ok=True)
         if not destination.is_file() or destination.read_text(encoding="utf-8") != text:
             destination.write_text(text, encoding="utf-8")
-    sys.stdout.write(
-        f"{len(files)} files in {(out / 'kustomize').as_posix()} ({len(stale)} changed)\n"
-    )
+    sys.stdout.write(f"{len(files)} files in {out.as_posix()} ({len(stale)} changed)\n")
     return Exit.OK

@@ -47,6 +47,17 @@ def apply(spec: dict[str, Any], overrides: dict[str, Any], image: str | None) ->
     return out
 
 
+def environment(
+    specs: dict[str, dict[str, Any]], overlay: Overlay
+) -> dict[str, tuple[dict[str, Any], int | None]]:
+    """Each flow's compiled spec in ``overlay``'s environment, and its replicas override."""
+    out = {}
+    for name, spec in specs.items():
+        overrides = overlay.flows.get(name, {})
+        out[name] = (apply(spec, overrides, overlay.image), overrides.get("replicas"))
+    return out
+
+
 def _base(rendered: Rendered) -> dict[str, str]:
     prefix = f"kustomize/base/{rendered.flow}"
     files = {f"{prefix}/flow.yaml": rendered.spec_text}
@@ -113,10 +124,8 @@ def tree(specs: dict[str, dict[str, Any]], overlays: list[Overlay]) -> dict[str,
         if overlay.namespace:
             kustomization["namespace"] = overlay.namespace
         generators, patches = [], []
-        for name, base in bases.items():
-            overrides = overlay.flows.get(name, {})
-            env_spec = apply(specs[name], overrides, overlay.image)
-            replicas = overrides.get("replicas")
+        for name, (env_spec, replicas) in environment(specs, overlay).items():
+            base = bases[name]
             if env_spec == specs[name] and replicas is None:
                 continue
             env = render(env_spec)
