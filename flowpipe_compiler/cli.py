@@ -137,6 +137,16 @@ def compile_command(
     return compile_repo(base, target, list(envs), kube_version, check, output_format)
 
 
+@cli.command("diff")
+@click.option("--against", metavar="REF", required=True, help="Git ref to compare with.")
+@_root_option
+def diff_command(against: str, root: Path | None) -> int:
+    """Object-level diff of the rendered output between REF and the working tree."""
+    from flowpipe_compiler.commands.diff import diff
+
+    return diff(_root(root), against)
+
+
 @cli.group()
 def schema() -> None:
     """The schema registry in schemas/: list, get, check, create, activate, delete."""
