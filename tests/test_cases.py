@@ -67,10 +67,10 @@ def test_invalid(
 
 # Codes whose inputs cannot live in a case folder, each with its own test: test_source.py and
 # test_cli.py (huge, undecodable, unreadable and missing files), tests/registry (registry
-# problems, reported by `flowpipe schema check`).
+# problems, reported by `flowpipe schema check`), tests/render (overlays and rendering).
 _TESTED_ELSEWHERE = {
     *("FP003", "FP006", "FP007", "FP008", "FP009"),
-    *("FP410", "FP411", "FP412", "FP413"),
+    *("FP410", "FP411", "FP412", "FP413", "FP501", "FP502"),
 }
 
 

@@ -2,7 +2,8 @@
 unknown fields are errors), with kubernetes-validate's bundled schemas.
 
 Its stock ``validate()`` re-reads and re-parses the definitions on every call (about 16 ms
-an object); one cached validator per version and kind makes it about 50 times faster.
+an object); one cached jsonschema-rs validator per version and kind, with the definitions in
+its registry, takes about 10 us.
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ def _definitions(directory: str) -> Any:
 
 @cache
 def _validator(version: str, api_version: str, kind: str) -> Any:
-    import jsonschema
+    import jsonschema_rs
     from kubernetes_validate import utils
-    from referencing import Registry, Resource
 
     if utils.major_minor(version) > utils.latest_version():
         raise UnknownKind(
@@ -47,15 +47,15 @@ def _validator(version: str, api_version: str, kind: str) -> Any:
         )
     except FileNotFoundError:
         raise UnknownKind(f"no schema for {api_version} {kind} in Kubernetes {version}") from None
-    registry: Any = Resource.from_contents(schema) @ Registry()
-    registry = Resource.from_contents(_definitions(directory)) @ registry
-    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    definitions = _definitions(directory)
+    registry = jsonschema_rs.Registry([(definitions["$id"], definitions)])
+    return jsonschema_rs.validator_for(schema, registry=registry)
 
 
 def problems(obj: dict[str, Any], version: str = DEFAULT_KUBE_VERSION) -> list[str]:
     """Why ``obj`` is not a valid object of its kind in Kubernetes ``version`` (empty: valid)."""
     validator = _validator(version, obj["apiVersion"], obj["kind"])
     return [
-        f"{'.'.join(map(str, error.absolute_path)) or '(top)'}: {error.message}"
+        f"{'.'.join(map(str, error.instance_path)) or '(top)'}: {error.message}"
         for error in validator.iter_errors(obj)
     ]
