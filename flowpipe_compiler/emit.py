@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -34,7 +35,18 @@ def to_json(data: Any) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
 
 
+@lru_cache(maxsize=65536)
+def _string(text: str) -> str:
+    """Label keys, image names and the like repeat across thousands of objects: remember."""
+    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
+        return text
+    quoted = orjson.dumps(text).decode()  # JSON escapes C0 controls; YAML also bars these:
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
 def _scalar(value: Any) -> str:
+    if type(value) is str:
+        return _string(value)
     if value is None:
         return "null"
     if value is True:
@@ -52,11 +64,7 @@ def _scalar(value: Any) -> str:
         mantissa, e, exponent = text.partition("e")
         # YAML 1.1 floats need a dot: 1e-05 would read back as a string there.
         return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
-    text = str(value)
-    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
-        return text
-    quoted = orjson.dumps(text).decode()  # JSON escapes C0 controls; YAML also bars these:
-    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+    return _string(str(value))
 
 
 def _block(value: Any, lines: list[str], indent: str) -> None:
