@@ -19,6 +19,20 @@ class Outcome:
     err: str
 
 
+def git(root: Path, *args: str) -> str:
+    """Run git in ``root`` as a test user; its standard output."""
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_threads() -> Iterator[None]:
     before = set(threading.enumerate())

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flowpipe_compiler import emit
+from flowpipe_compiler import emit, gitref
 from flowpipe_compiler.check import check_paths
 from flowpipe_compiler.commands import Exit
 from flowpipe_compiler.diagnostics import UsageError
@@ -56,17 +56,7 @@ def objects(root: Path) -> dict[str, dict[Key, dict[str, Any]]]:
 
 
 def _checkout(root: Path, ref: str, destination: Path) -> None:
-    import git
-
-    try:
-        commit = git.Repo(root).commit(ref)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise UsageError(f"{root} is not a git repository") from None
-    except (git.BadName, ValueError, git.GitCommandError):
-        raise UsageError(
-            f"--against {ref}: no such commit in this clone; in a shallow CI checkout fetch it "
-            f"first, e.g. `git fetch --depth=50 origin {ref}`"
-        ) from None
+    commit = gitref.commit(root, ref)
     for part in _PARTS:
         try:
             tree = commit.tree / part

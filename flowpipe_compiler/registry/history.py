@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowpipe_compiler.diagnostics import Diagnostic, Severity, UsageError
+from flowpipe_compiler import gitref
+from flowpipe_compiler.diagnostics import Diagnostic, Severity
 from flowpipe_compiler.registry import store
 
 
@@ -26,20 +27,12 @@ def base(root: Path, against: str | None) -> Base | None:
     """The commit to compare with, or None when there is nothing to compare with."""
     import git
 
+    if against:
+        return Base(against, gitref.commit(root, against))
     try:
         repo = git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        if against:
-            raise UsageError(f"--against {against}: {root} is not a git repository") from None
         return None
-    if against:
-        try:
-            return Base(against, repo.commit(against))
-        except (git.BadName, ValueError, git.GitCommandError):
-            raise UsageError(
-                f"--against {against}: no such commit in this clone. In a shallow CI checkout "
-                f"fetch it first, e.g. `git fetch --depth=50 origin {against}`"
-            ) from None
     if not repo.head.is_valid():
         return None  # no commit yet: nothing is published
     try:

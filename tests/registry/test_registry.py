@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Outcome
+from tests.conftest import Outcome, git
 
 Run = Callable[..., Outcome]
 V1 = {"type": "object", "properties": {"id": {"type": "integer"}}, "additionalProperties": False}
@@ -180,17 +180,6 @@ def test_schema_check_reports_every_problem_with_its_place(repo: Path, flowpipe:
         "FP411",
         "FP412",
     }
-
-
-def git(root: Path, *args: str) -> None:
-    import subprocess
-
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture

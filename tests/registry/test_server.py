@@ -17,23 +17,14 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import git
+
 TOKEN = "s3cret"
 TRADE_V1 = {
     "type": "object",
     "properties": {"id": {"type": "integer"}},
     "additionalProperties": False,
 }
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 @pytest.fixture
