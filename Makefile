@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml runtime/pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./runtime
 	# pykustomize bundles a real kustomize; its metadata wrongly demands Python 3.14, it runs on 3.11.
-	$(BIN)/python -m pip install --quiet --ignore-requires-python --no-deps pykustomize==0.1.4 cffi
+	$(BIN)/python -m pip install --quiet 'cffi>=1.17'
+	$(BIN)/python -m pip install --quiet --ignore-requires-python --no-deps pykustomize==0.1.4
 	touch $@
 
 # The OASIS SARIF 2.1.0 schema, to check our SARIF output offline; npm ships a copy.

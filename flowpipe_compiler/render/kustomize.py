@@ -13,9 +13,10 @@ image, resources, env) with values rendered by the same code as the base.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from flowpipe_compiler import emit
 from flowpipe_compiler.render.objects import Rendered, render
@@ -34,7 +35,10 @@ class Overlay:
 
 def apply(spec: dict[str, Any], overrides: dict[str, Any], image: str | None) -> dict[str, Any]:
     """The compiled spec of a flow in an environment (names were checked by the caller)."""
-    out = copy.deepcopy(spec)
+    flow_overrides = {k: v for k, v in overrides.items() if k != "replicas"}
+    if not flow_overrides and not image:
+        return spec
+    out: dict[str, Any] = orjson.loads(orjson.dumps(spec))  # a deep copy, 10x deepcopy's speed
     out["env"].update(overrides.get("env", {}))
     if image:
         out["kubernetes"]["image"] = image
