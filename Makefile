@@ -27,12 +27,14 @@ $(SARIF_SCHEMA):
 demo: setup
 	@echo "== 1. flowpipe validate: every example flow (warnings: settings left to run time)"
 	$(BIN)/flowpipe validate flows/
-	@echo "== 2. flowpipe graph: the demo flow"
-	$(BIN)/flowpipe graph flows/csv-to-sqlite.yaml
-	@echo "== 3. flowpipe run: CSV files in examples/data -> SQLite out/trades.db (JSON logs)"
+	@echo "== 2. flowpipe compile: Kustomize (base + overlays dev, prod) and Helm, into out/rendered"
 	rm -rf out
+	$(BIN)/flowpipe compile --out out/rendered
+	@echo "== 3. flowpipe graph: the demo flow"
+	$(BIN)/flowpipe graph flows/csv-to-sqlite.yaml
+	@echo "== 4. flowpipe run: CSV files in examples/data -> SQLite out/trades.db (JSON logs)"
 	$(BIN)/flowpipe run flows/csv-to-sqlite.yaml
-	@echo "== 4. what landed"
+	@echo "== 5. what landed"
 	$(BIN)/python examples/counts.py out/trades.db trades out/csv-to-sqlite.rejected.jsonl
 
 test: setup
