@@ -1,4 +1,9 @@
-"""`flowpipe compile`: flows (and overlays) to the Kustomize tree Argo CD applies."""
+"""`flowpipe compile`: flows and overlays to the Kustomize tree and the Helm chart.
+
+Only the ``kustomize/`` and ``helm/`` folders of the output directory are managed, and no
+file is written or removed through a symlink that leaves the output directory (a pull
+request could plant one in the committed output).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from pathlib import Path
 
 from flowpipe_compiler.check import FileResult, check_paths
 from flowpipe_compiler.commands import Exit
-from flowpipe_compiler.diagnostics import Diagnostic, Severity
+from flowpipe_compiler.diagnostics import Diagnostic, FlowpipeError, Severity
 from flowpipe_compiler.render import helm, kube_schema, overlays
 from flowpipe_compiler.render.kustomize import tree
 from flowpipe_compiler.render.objects import RenderError, render
@@ -69,6 +74,16 @@ def render_files(
     return files, []
 
 
+def _confined(out: Path, paths: list[str]) -> None:
+    base = out.resolve()
+    for path in paths:
+        if not (out / path).resolve().is_relative_to(base):
+            raise FlowpipeError(
+                f"{(out / path).as_posix()} leads out of {out.as_posix()} through a symlink; "
+                "nothing was written. Remove the symlink."
+            )
+
+
 def compile_repo(
     root: Path, out: Path, envs: list[str], kube_version: str, check: bool, output_format: str
 ) -> int:
@@ -92,6 +107,7 @@ def compile_repo(
         ]
         + list(existing - set(files))
     )
+    _confined(out, stale)
     if check:
         for path in stale:
             sys.stdout.write(f"stale: {(out / path).as_posix()}\n")

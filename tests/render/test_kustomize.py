@@ -211,3 +211,16 @@ def test_flows_kubernetes_would_refuse_are_reported(
     result = flowpipe("compile")
     assert result.code == 1
     assert "flows/bad.yaml: error[FP502]: " + expected in result.err
+
+
+def test_no_file_is_written_through_a_symlink_out_of_the_output(
+    gitops: Path, flowpipe: Run, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (gitops / "rendered").mkdir()
+    (gitops / "rendered/helm").symlink_to(elsewhere, target_is_directory=True)
+    result = flowpipe("compile")
+    assert result.code == 1
+    assert "leads out of" in result.err and "through a symlink" in result.err
+    assert list(elsewhere.iterdir()) == []
+    assert not (gitops / "rendered/kustomize").exists()
