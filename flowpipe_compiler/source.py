@@ -65,10 +65,6 @@ class Document:
                 return Location(1, 1)
             probe = probe[:-1]
 
-    def line(self, number: int) -> str:
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
-
 
 def decode(path: str, raw: bytes) -> str:
     """UTF-8 text of ``raw`` (a leading BOM dropped), or a located error."""

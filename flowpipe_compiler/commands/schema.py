@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 
 from flowpipe_compiler import emit, source
-from flowpipe_compiler.check import FileResult, discover
+from flowpipe_compiler.check import FileResult
 from flowpipe_compiler.commands import Exit
 from flowpipe_compiler.diagnostics import Diagnostic, FlowpipeError, SourceError
 from flowpipe_compiler.registry import formats, history, store
 from flowpipe_compiler.registry.compat import Mode
-from flowpipe_compiler.registry.resolve import schema_refs
+from flowpipe_compiler.registry.resolve import flows_using
 from flowpipe_compiler.reporters import REPORTERS
 
 
@@ -179,7 +179,7 @@ def activate(root: Path, schema_id: str, version: int) -> int:
 
 def delete(root: Path, schema_id: str) -> int:
     entry = _entry(_registry(root), schema_id)
-    users = sorted(_flows_using(root, schema_id))
+    users = sorted(flows_using(root, schema_id))
     if users:
         raise FlowpipeError(
             f"schema '{schema_id}' is used by {', '.join(users)}; change those flows first"
@@ -188,21 +188,3 @@ def delete(root: Path, schema_id: str) -> int:
     store.load.cache_clear()
     sys.stdout.write(f"{schema_id} deleted\n")
     return Exit.OK
-
-
-def _flows_using(root: Path, schema_id: str) -> set[str]:
-    flows_dir = root / "flows"
-    if not flows_dir.is_dir():
-        return set()
-    files, _ = discover([str(flows_dir)], root)
-    users = set()
-    for path in files:
-        try:
-            doc = source.load(str(path), source.decode(str(path), path.read_bytes()))
-        except (OSError, SourceError):
-            continue  # a broken flow is validate's business
-        if isinstance(doc.data, dict) and any(
-            ref["schema_id"] == schema_id for _, ref in schema_refs(doc.data)
-        ):
-            users.add(path.relative_to(root).as_posix())
-    return users

@@ -45,9 +45,6 @@ class GitNode:
     def is_file(self) -> bool:
         return self.obj is not None and self.obj.type == "blob" and self.obj.mode != _SYMLINK
 
-    def exists(self) -> bool:
-        return self.obj is not None
-
     def iterdir(self) -> Iterator[GitNode]:
         for child in self.obj:
             yield GitNode(child, self.path / child.name)

@@ -78,3 +78,34 @@ def resolve(findings: Findings, flow: dict[str, Any], root: Path) -> dict[int, d
             continue
         resolved[index] = {"version": version, "registry_format": entry.format, "body": body}
     return resolved
+
+
+def flows_using(root: store.Node, schema_id: str) -> set[str]:
+    """Flow files under ``root/flows`` (on disk or in a git commit) whose queues use
+    ``schema_id``. Nothing outside ``root`` is read; a flow that does not parse is skipped
+    (reporting it is ``validate``'s business)."""
+    from flowpipe_compiler import source
+    from flowpipe_compiler.check import FLOW_SUFFIXES
+    from flowpipe_compiler.diagnostics import SourceError
+
+    users: set[str] = set()
+    pending = [root / "flows"]
+    while pending:
+        node = pending.pop()
+        if node.name.startswith(".") or not store.inside(node, root):
+            continue
+        if node.is_dir():
+            pending.extend(node.iterdir())
+            continue
+        if not (node.is_file() and node.name.endswith(FLOW_SUFFIXES)):
+            continue
+        name = str(node.relative_to(root))  # type: ignore[arg-type]
+        try:
+            doc = source.load(name, source.decode(name, node.read_bytes()))
+        except (OSError, SourceError):
+            continue
+        if isinstance(doc.data, dict) and any(
+            ref["schema_id"] == schema_id for _, ref in schema_refs(doc.data)
+        ):
+            users.add(name)
+    return users

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from flowpipe_compiler.registry import formats, store
 from flowpipe_compiler.registry.compat import Incompatibility, check
 from flowpipe_compiler.registry.gittree import GitNode
-from flowpipe_compiler.registry.resolve import schema_refs
+from flowpipe_compiler.registry.resolve import flows_using
 
 FORMATS = tuple(formats.EXTENSIONS)
 AUTHOR = ("flowpipe registry", "registry@flowpipe.invalid")
@@ -115,7 +115,7 @@ class GitRegistry:
             for _ in range(self.max_attempts):
                 tip = self.tip()
                 entry = self.entry(schema_id, tip)
-                users = sorted(_flows_using(GitNode.root(tip), schema_id))
+                users = sorted(flows_using(GitNode.root(tip), schema_id))
                 if users:
                     raise Refused(409, f"schema '{schema_id}' is used by {', '.join(users)}")
                 assert isinstance(entry.path, GitNode)
@@ -189,32 +189,6 @@ class Candidate(BaseModel):
 class Compatibility(BaseModel):
     compatible: bool
     issues: list[dict[str, str]]
-
-
-def _flows_using(root: store.Node, schema_id: str) -> set[str]:
-    from flowpipe_compiler import source
-    from flowpipe_compiler.check import FLOW_SUFFIXES
-    from flowpipe_compiler.diagnostics import SourceError
-
-    users: set[str] = set()
-    pending = [root / "flows"]
-    while pending:
-        node = pending.pop()
-        if node.is_dir():
-            pending.extend(node.iterdir())
-            continue
-        if not (node.is_file() and node.name.endswith(FLOW_SUFFIXES)):
-            continue
-        name = str(node.relative_to(root))  # type: ignore[arg-type]
-        try:
-            doc = source.load(name, source.decode(name, node.read_bytes()))
-        except (OSError, SourceError):
-            continue  # a broken flow is validate's business
-        if isinstance(doc.data, dict) and any(
-            ref["schema_id"] == schema_id for _, ref in schema_refs(doc.data)
-        ):
-            users.add(name)
-    return users
 
 
 def create_app(backend: GitRegistry, token: str | None) -> Any:

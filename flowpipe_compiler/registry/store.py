@@ -84,7 +84,8 @@ def _display(path: Node, root: Node) -> str:
         return str(path)
 
 
-def _inside(path: Node, root: Node) -> bool:
+def inside(path: Node, root: Node) -> bool:
+    """Whether ``path`` stays inside ``root`` once symlinks are resolved."""
     if isinstance(path, GitNode) or isinstance(root, GitNode):
         return True  # a git tree holds no path out of itself (symlinks are not followed)
     return path.resolve().is_relative_to(root.resolve())
@@ -122,7 +123,7 @@ def load_tree(root: Node, only: str | None = None) -> Registry:
     """The registry under ``root/schemas``, on disk or in a git commit (``only``: one entry)."""
     registry = Registry(root)
     directory = registry.directory
-    if not directory.is_dir() or not _inside(directory, root):
+    if not directory.is_dir() or not inside(directory, root):
         return registry
     defaults = directory / DEFAULTS
     if defaults.is_file():
@@ -151,7 +152,7 @@ def _load_entry(registry: Registry, folder: Node) -> None:
             "use letters, digits, '.', '_' and '-'",
         )
         return
-    if not _inside(folder, registry.root):
+    if not inside(folder, registry.root):
         _problem(
             registry,
             folder,
@@ -188,7 +189,7 @@ def _load_entry(registry: Registry, folder: Node) -> None:
         match = VERSION_FILE.match(path.name)
         if path.name == METADATA or match is None:
             continue
-        if path.is_file() and not _inside(path, registry.root):
+        if path.is_file() and not inside(path, registry.root):
             entry.broken = True
             _problem(
                 registry,
