@@ -10,20 +10,22 @@ from __future__ import annotations
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from flowpipe_compiler.check import FileResult, check_paths
 from flowpipe_compiler.commands import Exit
 from flowpipe_compiler.diagnostics import Diagnostic, FlowpipeError, Severity
 from flowpipe_compiler.render import helm, kube_schema, overlays
-from flowpipe_compiler.render.kustomize import tree
+from flowpipe_compiler.render.kustomize import Overlay, tree
 from flowpipe_compiler.render.objects import RenderError, render
 from flowpipe_compiler.reporters import REPORTERS
 
 
-def render_files(
-    root: Path, envs: list[str], kube_version: str, shapes: tuple[str, ...] = ("kustomize", "helm")
-) -> tuple[dict[str, str], list[FileResult]]:
-    """Every output file, or the findings that stop the compilation."""
+def load_repo(
+    root: Path, envs: list[str]
+) -> tuple[dict[str, dict[str, Any]], list[Overlay], dict[str, FileResult], list[FileResult]]:
+    """The compiled specs by flow name, the overlays, each flow's file result by name, and
+    the results with errors (flows, duplicate flow names, overlays)."""
     results = check_paths([str(root / "flows")], root)
     problems = [r for r in results if r.errors]
     specs = {r.spec["name"]: r.spec for r in results if r.spec is not None}
@@ -46,6 +48,14 @@ def render_files(
             by_name[r.spec["name"]] = r
     loaded, overlay_results = overlays.load(root, envs or overlays.available(root), specs)
     problems += [r for r in overlay_results if r.errors]
+    return specs, loaded, by_name, problems
+
+
+def render_files(
+    root: Path, envs: list[str], kube_version: str, shapes: tuple[str, ...] = ("kustomize", "helm")
+) -> tuple[dict[str, str], list[FileResult]]:
+    """Every output file, or the findings that stop the compilation."""
+    specs, loaded, by_name, problems = load_repo(root, envs)
     for name, spec in specs.items():
         try:
             for obj in render(spec).objects:

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from flowpipe_compiler import emit, gitref
-from flowpipe_compiler.check import check_paths
 from flowpipe_compiler.commands import Exit
+from flowpipe_compiler.commands.compile import load_repo
 from flowpipe_compiler.diagnostics import UsageError
-from flowpipe_compiler.render import overlays
 from flowpipe_compiler.render.kustomize import Overlay, environment
 from flowpipe_compiler.render.objects import RenderError, render
 from flowpipe_compiler.reporters import REPORTERS
@@ -27,10 +26,9 @@ _PARTS = ("flows", "overlays", "schemas")
 
 def objects(root: Path) -> dict[str, dict[Key, dict[str, Any]]]:
     """Every object by environment ('base' and each overlay), or UsageError on findings."""
-    results = check_paths([str(root / "flows")], root) if (root / "flows").is_dir() else []
-    specs = {r.spec["name"]: r.spec for r in results if r.spec is not None}
-    loaded, overlay_results = overlays.load(root, overlays.available(root), specs)
-    problems = [r for r in results + overlay_results if r.errors]
+    if not (root / "flows").is_dir():
+        return {"base": {}}  # e.g. a ref from before the first flow
+    specs, loaded, _, problems = load_repo(root, [])
     if problems:
         sys.stderr.write(REPORTERS["text"](problems))
         raise UsageError(f"{root}: flows or overlays have errors; see above")

@@ -53,3 +53,10 @@ def test_a_missing_ref_is_a_usage_error(committed: Path, flowpipe: Run) -> None:
     result = flowpipe("diff", "--against", "origin/nope")
     assert result.code == 2
     assert "no such commit in this clone" in result.err
+
+
+def test_flows_sharing_a_name_stop_the_diff(committed: Path, flowpipe: Run) -> None:
+    shutil.copy(committed / "flows/trade-ingest.yaml", committed / "flows/copy.yaml")
+    result = flowpipe("diff", "--against", "HEAD")
+    assert result.code == 2
+    assert "error[FP502]: flow name 'trade-ingest' is also used by" in result.err
