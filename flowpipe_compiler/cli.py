@@ -15,6 +15,8 @@ import click
 
 from flowpipe_compiler import __version__
 from flowpipe_compiler.commands import Exit
+from flowpipe_compiler.registry.compat import Mode
+from flowpipe_compiler.registry.formats import EXTENSIONS
 
 _FORMATS = ("text", "json", "github", "sarif")
 _root_option = click.option(
@@ -194,27 +196,12 @@ def schema_check(output_format: str, against: str | None, root: Path | None) -> 
 
 @schema.command("create")
 @click.argument("schema_id")
-@click.option(
-    "--format",
-    "fmt",
-    required=True,
-    type=click.Choice(["JSON", "AVRO", "PROTOBUF", "FLATBUFFERS", "PARQUET"]),
-)
+@click.option("--format", "fmt", required=True, type=click.Choice(list(EXTENSIONS)))
 @click.option("--file", "body", required=True, type=click.File("rb"), help="PATH, or - for stdin.")
 @click.option("--no-activate", is_flag=True, help="Write the version but keep the active one.")
 @click.option(
     "--compatibility",
-    type=click.Choice(
-        [
-            "NONE",
-            "BACKWARD",
-            "BACKWARD_TRANSITIVE",
-            "FORWARD",
-            "FORWARD_TRANSITIVE",
-            "FULL",
-            "FULL_TRANSITIVE",
-        ]
-    ),
+    type=click.Choice([mode.value for mode in Mode]),
     help="Set the schema's mode (default: the repository's, BACKWARD).",
 )
 @click.option("--description", help="What the records are.")

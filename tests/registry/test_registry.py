@@ -297,3 +297,13 @@ def test_a_version_file_symlinked_out_of_the_repo_is_refused(
         "schemas/order/v1.json: error[FP410]: 'v1.json' is a symlink out of the repository root"
         in result.out
     )
+
+
+def test_metadata_schema_names_the_formats_and_modes_the_code_knows() -> None:
+    from flowpipe_compiler import schemas
+    from flowpipe_compiler.registry.compat import Mode
+    from flowpipe_compiler.registry.formats import EXTENSIONS
+
+    properties = schemas.load(schemas.REGISTRY_METADATA_SCHEMA)["properties"]
+    assert properties["format"]["enum"] == list(EXTENSIONS)
+    assert properties["compatibility"]["enum"] == [mode.value for mode in Mode]
