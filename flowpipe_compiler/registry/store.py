@@ -51,9 +51,13 @@ class Entry:
     versions: dict[int, Node] = field(default_factory=dict)
     broken: bool = False
     """Metadata or versions are invalid: ``schema check`` says why."""
+    parsed: dict[int, Any] = field(default_factory=dict)
+    """Bodies already read: a thousand flows may use one schema (treat them as read-only)."""
 
     def body(self, version: int) -> Any:
-        return formats.parse(self.format, self.versions[version].read_bytes())
+        if version not in self.parsed:
+            self.parsed[version] = formats.parse(self.format, self.versions[version].read_bytes())
+        return self.parsed[version]
 
     def bodies_to_check(self) -> list[Any]:
         """The earlier versions a new one is checked against under this entry's mode."""
