@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from flowpipe_runtime.settings import Settings, SettingsError, _parse
+    from flowpipe_runtime.settings import Settings, SettingsError, parse_setting
 
     given = {
         "grace_period_s": args.grace_period,
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     # The flow's env is the process's environment too; variables set outside win.
     env = {**spec["env"], **os.environ}
     try:
-        overrides = {k: _parse(k, str(v)) for k, v in given.items() if v is not None}
+        overrides = {k: parse_setting(k, str(v)) for k, v in given.items() if v is not None}
         settings = Settings.from_env(env, **overrides)
     except SettingsError as exc:
         log.error(str(exc))

@@ -36,12 +36,12 @@ class Settings:
             raw = env.get(f"FLOWPIPE_{f.name.upper()}")
             if raw is None:
                 continue
-            values[f.name] = _parse(f.name, raw)
+            values[f.name] = parse_setting(f.name, raw)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _parse(name: str, raw: str) -> object:
+def parse_setting(name: str, raw: str) -> object:
     """A setting's value from its text form (environment variable or command line)."""
     try:
         if name == "http_port":
