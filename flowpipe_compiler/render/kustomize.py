@@ -1,8 +1,12 @@
 """The Kustomize tree: a base per flow, an overlay per environment.
 
     kustomize/base/<flow>/          kustomization.yaml, flow.yaml (the compiled spec),
-                                    workload.yaml, service.yaml (streaming flows)
-    kustomize/overlays/<env>/       kustomization.yaml, <flow>.flow.yaml, patches/<flow>.yaml
+                                    resources.yaml (the workload, and its Service if streaming)
+    kustomize/overlays/<env>/       kustomization.yaml, <flow>.flow.yaml, patches.yaml
+
+Few files per flow on purpose: creating files dominates the time of a large compile
+(docs/benchmarks.md, suite "render"), so a flow's objects share one multi-document file, and
+an environment's patches another (one strategic-merge patch per document).
 
 The ConfigMap comes from a ``configMapGenerator``, so its name carries a hash of its content
 and Kustomize rewrites the references to it: a changed spec is a new ConfigMap and a new
@@ -64,15 +68,13 @@ def environment(
 
 def _base(rendered: Rendered) -> dict[str, str]:
     prefix = f"kustomize/base/{rendered.flow}"
-    files = {f"{prefix}/flow.yaml": rendered.spec_text}
-    resources = []
-    for obj in rendered.objects:
-        name = "service.yaml" if obj["kind"] == "Service" else "workload.yaml"
-        files[f"{prefix}/{name}"] = emit.to_yaml(obj)
-        resources.append(name)
+    files = {
+        f"{prefix}/flow.yaml": rendered.spec_text,
+        f"{prefix}/resources.yaml": _stream(rendered.objects),
+    }
     kustomization = {
         **KUSTOMIZATION,
-        "resources": sorted(resources, reverse=True),
+        "resources": ["resources.yaml"],
         "configMapGenerator": [
             {
                 "name": rendered.context["names"]["config_map"],
@@ -83,6 +85,10 @@ def _base(rendered: Rendered) -> dict[str, str]:
     }
     files[f"{prefix}/kustomization.yaml"] = emit.to_yaml(kustomization)
     return files
+
+
+def _stream(documents: list[dict[str, Any]]) -> str:
+    return "---\n".join(emit.to_yaml(document) for document in documents)
 
 
 def _pod_spec_path(kind: str) -> list[str]:
@@ -142,11 +148,14 @@ def tree(specs: dict[str, dict[str, Any]], overlays: list[Overlay]) -> dict[str,
                         "files": [f"flow.yaml={name}.flow.yaml"],
                     }
                 )
-            files[f"{prefix}/patches/{name}.yaml"] = emit.to_yaml(_patch(env, replicas))
-            patches.append({"path": f"patches/{name}.yaml"})
+            patches.append(_patch(env, replicas))
         if generators:
             kustomization["configMapGenerator"] = generators
+        if patches:
+            files[f"{prefix}/patches.yaml"] = _stream(patches)
         if patches or overlay.patches:
-            kustomization["patches"] = patches + overlay.patches
+            kustomization["patches"] = ([{"path": "patches.yaml"}] if patches else []) + (
+                overlay.patches
+            )
         files[f"{prefix}/kustomization.yaml"] = emit.to_yaml(kustomization)
     return files

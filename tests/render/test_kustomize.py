@@ -107,9 +107,11 @@ def test_environment_overrides_change_the_spec_and_the_checksum(
 
 def test_a_changed_job_still_applies_under_argo_cd(gitops: Path, flowpipe: Run) -> None:
     assert flowpipe("compile").code == 0
-    job = source.load(
-        "j", (gitops / "rendered/kustomize/base/csv-to-sqlite/workload.yaml").read_text()
-    ).data
+    job = next(
+        obj
+        for obj in build(gitops / "rendered/kustomize/base/csv-to-sqlite")
+        if obj["kind"] == "Job"
+    )
     assert job["kind"] == "Job"
     # A Job's template is immutable; Argo CD deletes and recreates it on change.
     assert (
