@@ -150,6 +150,31 @@ def diff_command(against: str, root: Path | None) -> int:
 
 
 @cli.group()
+def argocd() -> None:
+    """The Argo CD Config Management Plugin (deploy/argocd/plugin.yaml runs these)."""
+
+
+@argocd.command("generate")
+def argocd_generate() -> int:
+    """Print the application's objects as a YAML stream, from Argo CD's build environment
+    (ARGOCD_APP_PARAMETERS, ARGOCD_ENV_FLOWPIPE_*, ARGOCD_APP_NAMESPACE, KUBE_VERSION), run
+    in the application's source directory. Nothing on stdout unless it all succeeds."""
+    import os
+
+    from flowpipe_compiler.commands.argocd import generate
+
+    return generate(Path.cwd(), os.environ)
+
+
+@argocd.command("parameters")
+def argocd_parameters() -> int:
+    """Print the plugin's parameter announcement (JSON) for the Argo CD UI."""
+    from flowpipe_compiler.commands.argocd import parameters
+
+    return parameters()
+
+
+@cli.group()
 def schema() -> None:
     """The schema registry in schemas/: list, get, check, create, activate, delete."""
 

@@ -85,3 +85,27 @@ def test_schema_hook_refuses_edits_to_published_versions(tmp_path: Path) -> None
     assert (
         "published version schemas/order/v1.json was edited (compared with HEAD)" in failed.stdout
     )
+
+
+def test_compile_check_hook_fails_when_rendered_output_is_stale(tmp_path: Path) -> None:
+    from flowpipe_compiler.cli import main
+
+    user_repo = tmp_path / "gitops"
+    (user_repo / "flows").mkdir(parents=True)
+    (user_repo / "flows" / "demo.yaml").write_text(GOOD, encoding="utf-8")
+    _git(user_repo, "init", "-q")
+    assert main(["compile", "--root", str(user_repo)]) == 0
+    _git(user_repo, "add", ".")
+    home = tmp_path / "pre-commit-home"
+
+    passed = _try_repo(user_repo, home, "flowpipe-compile-check")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "flowpipe compile --check" in passed.stdout and "Passed" in passed.stdout
+
+    edited = GOOD.replace("type: stdout_sink\n", "type: stdout_sink\n    threads: 3\n")
+    (user_repo / "flows" / "demo.yaml").write_text(edited, encoding="utf-8")
+    _git(user_repo, "add", ".")
+    failed = _try_repo(user_repo, home, "flowpipe-compile-check")
+    assert failed.returncode == 1
+    assert "stale: " in failed.stdout and "rendered/kustomize/base/demo/flow.yaml" in failed.stdout
+    assert "run: flowpipe compile" in failed.stdout

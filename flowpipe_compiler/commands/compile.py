@@ -22,10 +22,11 @@ from flowpipe_compiler.reporters import REPORTERS
 
 
 def load_repo(
-    root: Path, envs: list[str]
+    root: Path, envs: list[str] | None
 ) -> tuple[dict[str, dict[str, Any]], list[Overlay], dict[str, FileResult], list[FileResult]]:
-    """The compiled specs by flow name, the overlays, each flow's file result by name, and
-    the results with errors (flows, duplicate flow names, overlays)."""
+    """The compiled specs by flow name, the overlays of ``envs`` (None: every environment),
+    each flow's file result by name, and the results with errors (flows, duplicate flow
+    names, overlays)."""
     results = check_paths([str(root / "flows")], root)
     problems = [r for r in results if r.errors]
     specs = {r.spec["name"]: r.spec for r in results if r.spec is not None}
@@ -46,7 +47,9 @@ def load_repo(
                 )
                 problems.append(r)
             by_name[r.spec["name"]] = r
-    loaded, overlay_results = overlays.load(root, envs or overlays.available(root), specs)
+    loaded, overlay_results = overlays.load(
+        root, overlays.available(root) if envs is None else envs, specs
+    )
     problems += [r for r in overlay_results if r.errors]
     return specs, loaded, by_name, problems
 
@@ -55,7 +58,7 @@ def render_files(
     root: Path, envs: list[str], kube_version: str, shapes: tuple[str, ...] = ("kustomize", "helm")
 ) -> tuple[dict[str, str], list[FileResult]]:
     """Every output file, or the findings that stop the compilation."""
-    specs, loaded, by_name, problems = load_repo(root, envs)
+    specs, loaded, by_name, problems = load_repo(root, envs or None)
     for name, spec in specs.items():
         try:
             for obj in render(spec).objects:

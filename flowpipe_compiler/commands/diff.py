@@ -28,7 +28,7 @@ def objects(root: Path) -> dict[str, dict[Key, dict[str, Any]]]:
     """Every object by environment ('base' and each overlay), or UsageError on findings."""
     if not (root / "flows").is_dir():
         return {"base": {}}  # e.g. a ref from before the first flow
-    specs, loaded, _, problems = load_repo(root, [])
+    specs, loaded, _, problems = load_repo(root, None)
     if problems:
         sys.stderr.write(REPORTERS["text"](problems))
         raise UsageError(f"{root}: flows or overlays have errors; see above")

@@ -19,6 +19,15 @@ class UnknownKind(Exception):
     pass
 
 
+def newest_bundled(version: str) -> str:
+    """``version``, or the newest bundled schema version when ``version`` is newer."""
+    from kubernetes_validate import utils
+
+    latest = utils.latest_version()
+    newer = utils.major_minor(version) > utils.major_minor(latest)
+    return ".".join(latest.split(".")[:2]) if newer else version
+
+
 @cache
 def _definitions(directory: str) -> Any:
     from kubernetes_validate import utils
