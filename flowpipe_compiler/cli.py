@@ -139,6 +139,22 @@ def compile_command(
     return compile_repo(base, target, list(envs), kube_version, check, output_format)
 
 
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path())
+@click.option(
+    "--repo-url",
+    default="https://github.com/OWNER/flows.git",
+    show_default=True,
+    help="The repository's URL, for the Argo CD ApplicationSet.",
+)
+def init_command(directory: Path, repo_url: str) -> int:
+    """Start a repository of flows: an example flow and schema, dev and prod overlays,
+    pre-commit hooks, a CI workflow, the Argo CD ApplicationSet, and the rendered output."""
+    from flowpipe_compiler.commands.init import init
+
+    return init(directory, repo_url)
+
+
 @cli.command("diff")
 @click.option("--against", metavar="REF", required=True, help="Git ref to compare with.")
 @_root_option
