@@ -10,6 +10,9 @@ Lifecycle
   failed stage are aborted (nothing can consume them any more, so producers must not wait
   on them); everything downstream drains what it has; the run ends non-zero with the
   stage, the record position and the error logged.
+- Acknowledgements (delivery.py): a source's deliveries are acknowledged once everything
+  downstream committed them; a source is closed only after every stage downstream ended and
+  its acknowledger ran the acks released, so a drain acknowledges what it committed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from flowpipe_runtime import registry
 from flowpipe_runtime.deadletter import DeadLetter
+from flowpipe_runtime.delivery import Acknowledger, Delivery, release
 from flowpipe_runtime.queues import Aborted, BatchQueue
 from flowpipe_runtime.sdk import Sink, Source, Stage, StageContext, Transform
 from flowpipe_runtime.settings import Settings
@@ -41,6 +45,8 @@ class StageRun:
     counts: list[int] = field(default_factory=list)
     """Records taken in (sources: produced), one slot per thread: no lock on the hot path."""
     errors: int = 0
+    acker: Acknowledger | None = None
+    """Sources only: runs the acks of the deliveries committed downstream."""
 
     @property
     def name(self) -> str:
@@ -63,6 +69,9 @@ class Flow:
         self.failures: list[str] = []
         self._lock = threading.Lock()
         self._running = 0
+        self._downstream = 0
+        self.downstream_done = threading.Event()
+        """Set once every transform and sink thread has ended: no ack can be released later."""
         self._opened = 0
         self._threads: list[threading.Thread] = []
         self.queues = {
@@ -121,6 +130,12 @@ class Flow:
                 )
                 self._threads.append(thread)
         self._running = len(self._threads)
+        self._downstream = sum(
+            s.spec["threads"] for s in self.stages if s.impl.cls.kind != "source"
+        )
+        for stage in self.stages:
+            if stage.impl.cls.kind == "source":
+                stage.acker = Acknowledger(stage.name)
         for thread in self._threads:
             thread.start()
 
@@ -165,6 +180,9 @@ class Flow:
                 s.name: s.dead_letter.count for s in self.stages if s.dead_letter.count
             },
             "failures": list(self.failures),
+            "acknowledged": {
+                s.name: s.acker.acked for s in self.stages if s.acker and s.acker.acked
+            },
         }
 
     # -- workers -------------------------------------------------------------------------
@@ -214,8 +232,17 @@ class Flow:
         assert out is not None
         counts = stage.counts
         stopping = self.stopping
+        acker = stage.acker
+        assert acker is not None
         for batch in source.batches():
-            if batch:
+            if isinstance(batch, Delivery):
+                token = acker.token(batch)
+                if batch.records:
+                    out.put(batch.records, (token,))
+                    counts[index] += len(batch.records)
+                else:
+                    token.release()
+            elif batch:
                 out.put(batch)
                 counts[index] += len(batch)
             if stopping.is_set():
@@ -226,33 +253,48 @@ class Flow:
         assert inp is not None and out is not None
         counts = stage.counts
         process = transform.process
-        while (batch := inp.get()) is not None:
+        while (taken := inp.take()) is not None:
+            batch, tokens = taken
             result = process(batch)
             counts[index] += len(batch)
             if result:
-                out.put(result)
+                out.put(result, tokens)
+            elif tokens:
+                release(tokens)  # every record dropped or dead-lettered: nothing to wait for
 
     def _run_sink(self, stage: StageRun, index: int, sink: Sink) -> None:
         inp = stage.input
         assert inp is not None
         counts = stage.counts
         write = sink.write
-        while (batch := inp.get()) is not None:
+        while (taken := inp.take()) is not None:
+            batch, tokens = taken
             write(batch)
             counts[index] += len(batch)
+            if tokens:
+                sink.flush()  # committed before acknowledged
+                release(tokens)
         sink.flush()
 
     def _finish(self, stage: StageRun, instance: Stage | None) -> None:
+        if stage.output is not None:
+            stage.output.producer_done()
+        if stage.acker is not None:
+            # Acks go through the source's connection: keep it open until the last one.
+            self.downstream_done.wait()
+            stage.acker.stop()
         if instance is not None:
             try:
                 instance.close()
             except Exception as exc:
                 self._fail(stage, -1, exc)
-        if stage.output is not None:
-            stage.output.producer_done()
         with self._lock:
             self._running -= 1
             last = self._running == 0
+            if stage.acker is None:
+                self._downstream -= 1
+                if self._downstream == 0:
+                    self.downstream_done.set()
         if last:
             for s in self.stages:
                 s.dead_letter.close()

@@ -6,15 +6,38 @@ entry-point group; one instance is made per worker thread, so instance state nee
 while state shared by a stage's threads lives on ``StageContext.shared``.
 
 Errors: raise :class:`RecordError` for one bad record (it goes to the dead letter, counted);
-any other exception stops the flow and makes the process exit non-zero.
+any other exception stops the flow and makes the process exit non-zero. Connectors retry
+temporary errors (a lost connection) themselves, with :func:`retry`, before giving up.
+
+Delivery: a source whose broker wants acknowledgements yields :class:`Delivery` objects
+(records plus an ``ack`` callable) instead of plain lists; ``ack`` is called, from another
+thread, once every record is committed downstream (delivery.py).
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
+
+from flowpipe_runtime.delivery import Delivery
+
+__all__ = [
+    "Batch",
+    "Delivery",
+    "RecordError",
+    "RecordTransform",
+    "Sink",
+    "Source",
+    "Stage",
+    "StageContext",
+    "Transform",
+    "retry",
+]
 
 Kind = Literal["source", "transform", "sink"]
 Batch = list[Any]
@@ -22,6 +45,43 @@ Batch = list[Any]
 
 class RecordError(Exception):
     """One record cannot be processed; it is sent to the dead letter with this reason."""
+
+
+T = TypeVar("T")
+log = logging.getLogger("flowpipe.stage")
+
+
+def retry(
+    action: Callable[[], T],
+    temporary: tuple[type[BaseException], ...],
+    what: str,
+    attempts: int = 8,
+    first_delay: float = 0.1,
+    max_delay: float = 5.0,
+    between: Callable[[], None] | None = None,
+) -> T:
+    """``action()``, retried with exponential back-off and jitter while it raises one of
+    ``temporary``; ``between`` runs before each retry (to reconnect, say). The last error
+    is raised after ``attempts`` tries: a flow whose database stays away stops, visibly."""
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except temporary as exc:
+            if attempt == attempts:
+                raise
+            log.warning(
+                f"{what}: temporary error, retry {attempt}/{attempts - 1} in {delay:.2f}s: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, max_delay)
+            if between is not None:
+                try:
+                    between()
+                except temporary:
+                    pass
+    raise AssertionError("unreachable")
 
 
 @dataclass(slots=True)
@@ -67,8 +127,9 @@ class Stage:
 class Source(Stage):
     kind = "source"
 
-    def batches(self) -> Iterator[Batch]:
-        """Yield batches until exhausted (job) or until ``ctx.stopping`` is set."""
+    def batches(self) -> Iterator[Batch | Delivery]:
+        """Yield batches (or deliveries to acknowledge) until exhausted (job) or until
+        ``ctx.stopping`` is set. ``close`` is called only after the last acknowledgement."""
         raise NotImplementedError
 
 
@@ -106,4 +167,6 @@ class Sink(Stage):
         raise NotImplementedError
 
     def flush(self) -> None:
-        """Make everything written so far durable; called before ``close``."""
+        """Make everything written so far durable; called before ``close``, and after each
+        ``write`` of records a source waits to acknowledge (``write`` then ``flush`` is the
+        commit; a sink that commits in ``write`` needs nothing here)."""

@@ -12,6 +12,8 @@ from . import teststages
 
 BUILTIN_KINDS = {
     "counting_source": "source",
+    "acking_source": "source",
+    "reshape": "transform",
     "fail_at": "transform",
     "collect": "sink",
     "failing_open": "sink",

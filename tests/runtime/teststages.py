@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from flowpipe_runtime.sdk import Batch, Sink, Source, Transform
+from flowpipe_runtime.sdk import Batch, Delivery, Sink, Source, Transform
 
 COLLECTED: dict[str, list[Any]] = {}
 _LOCK = threading.Lock()
@@ -26,6 +26,42 @@ class CountingSource(Source):
         numbers = range(self.ctx.thread_index, count, self.ctx.threads)
         for start in range(0, len(numbers), size):
             yield list(numbers[start : start + size])
+
+
+class AckingSource(Source):
+    """Like CountingSource, as deliveries: acknowledged record lists go to COLLECTED["acked"]."""
+
+    def batches(self) -> Iterator[Batch | Delivery]:
+        count = self.ctx.config["count"]
+        size = self.ctx.config.get("batch", 97)
+        numbers = range(self.ctx.thread_index, count, self.ctx.threads)
+        for start in range(0, len(numbers), size):
+            records = list(numbers[start : start + size])
+            yield Delivery(records, lambda records=records: _ack(records))
+            if self.ctx.stopping.is_set():
+                return
+
+    def close(self) -> None:
+        with _LOCK:
+            COLLECTED.setdefault("closed_after_acks", []).append(len(COLLECTED.get("acked", [])))
+
+
+def _ack(records: list[int]) -> None:
+    with _LOCK:
+        COLLECTED.setdefault("acked", []).extend(records)
+
+
+class Reshape(Transform):
+    """Drops multiples of config.drop and doubles multiples of config.split."""
+
+    def process(self, batch: Batch) -> Batch:
+        drop, split = self.ctx.config.get("drop", 0), self.ctx.config.get("split", 0)
+        out = []
+        for n in batch:
+            if drop and n % drop == 0:
+                continue
+            out.extend([n, n] if split and n % split == 0 else [n])
+        return out
 
 
 class FailAt(Transform):
@@ -68,6 +104,8 @@ class FailingOpen(Sink):
 
 ENTRY_POINTS = {
     "counting_source": "CountingSource",
+    "acking_source": "AckingSource",
+    "reshape": "Reshape",
     "fail_at": "FailAt",
     "collect": "Collect",
     "failing_open": "FailingOpen",

@@ -1,21 +1,45 @@
 """db_writer: batched inserts (or upserts) into a database table.
 
-SQLite is the embedded default (``sqlite:///relative.db``, ``sqlite:////absolute.db``): a
-connection per thread, WAL journal, one ``BEGIN IMMEDIATE`` transaction per batch. The table
-is created from the first batch's fields when missing (``create_table``); upsert mode adds a
-unique index on ``key_columns`` and writes ``INSERT ... ON CONFLICT DO UPDATE``, so
-redelivered records do not duplicate rows.
+- SQLite, the embedded default (``sqlite:///relative.db``, ``sqlite:////absolute.db``): a
+  connection per thread, WAL journal, one ``BEGIN IMMEDIATE`` transaction per chunk.
+- PostgreSQL (``postgresql://user@host:port/db``) through psycopg 3: ``COPY`` for appends;
+  in upsert mode ``COPY`` into a session temporary table, then ``INSERT ... SELECT ... ON
+  CONFLICT (key_columns) DO UPDATE`` (the last record of a key in a batch wins). Secrets
+  stay out of the URL: libpq reads ``PGPASSWORD`` (and ``PGUSER``, ``PGSSLMODE``...) from
+  the environment, which Kubernetes fills from a Secret.
+
+Both commit each chunk (``batch_size`` rows) in one transaction before ``write`` returns, so
+an acknowledging source's records are durable when it is told. The table is created from the
+first record's fields when missing (``create_table``); upsert mode needs a unique index on
+``key_columns`` (created with the table). A record with a field the table lacks, or that the
+database refuses (a wrong type, a constraint), goes to the dead letter with the database's
+reason; the rest of its batch is written. A lost connection is retried with back-off on a
+new connection, the whole chunk again (its transaction never committed).
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from flowpipe_runtime.sdk import Batch, Sink
+from flowpipe_runtime.sdk import Batch, Sink, StageContext, retry
 
-_SQL_TYPES = {bool: "INTEGER", int: "INTEGER", float: "REAL", str: "TEXT", bytes: "BLOB"}
+_SQLITE_TYPES = {bool: "INTEGER", int: "INTEGER", float: "REAL", str: "TEXT", bytes: "BLOB"}
+_PG_TYPES = {
+    bool: "boolean",
+    int: "bigint",
+    float: "double precision",
+    str: "text",
+    bytes: "bytea",
+    dict: "jsonb",
+    list: "jsonb",
+    decimal.Decimal: "numeric",
+    datetime.datetime: "timestamptz",
+    datetime.date: "date",
+}
 
 
 def _quote(name: str) -> str:
@@ -31,26 +55,88 @@ class DbWriter(Sink):
             raise RuntimeError("no database: set config.url or the DATABASE_URL variable")
         if not table:
             raise RuntimeError("no table: set config.table or the DB_TABLE variable")
-        if not url.startswith("sqlite:///"):
-            scheme = url.split(":", 1)[0]
-            raise RuntimeError(f"database URL scheme '{scheme}' is not supported; use sqlite:///")
+        mode = config.get("mode", "append")
+        keys: list[str] = config.get("key_columns", [])
+        if mode == "upsert" and not keys:
+            raise RuntimeError("mode 'upsert' needs key_columns")
+        scheme = url.split(":", 1)[0]
+        backend: type[_Sqlite | _Postgres]
+        if url.startswith("sqlite:///"):
+            backend = _Sqlite
+        elif scheme in ("postgresql", "postgres"):
+            backend = _Postgres
+        else:
+            raise RuntimeError(
+                f"database URL scheme '{scheme}' is not supported; use sqlite:/// or postgresql://"
+            )
+        self.db = backend(self.ctx, url, table, mode, keys, config.get("create_table", True))
+        self.chunk = config.get("batch_size", 1000)
+
+    def write(self, batch: Batch) -> None:
+        dead_letter = self.ctx.dead_letter
+        records = []
+        for record in batch:
+            if not isinstance(record, dict):
+                dead_letter(
+                    record, f"db_writer needs records with fields, got {type(record).__name__}"
+                )
+                continue
+            if self.db.columns is None:
+                self.db.prepare(record)
+            extra = record.keys() - self.db.column_set
+            if extra:
+                dead_letter(record, f"table '{self.db.table}' has no column {sorted(extra)}")
+                continue
+            records.append(record)
+        for start in range(0, len(records), self.chunk):
+            self.db.write(records[start : start + self.chunk])
+
+    def close(self) -> None:
+        if getattr(self, "db", None) is not None:
+            self.db.close()
+
+
+class _Backend:
+    def __init__(
+        self, ctx: StageContext, table: str, mode: str, keys: list[str], create: bool
+    ) -> None:
+        self.ctx = ctx
+        self.table = table
+        self.mode = mode
+        self.keys = keys
+        self.create = create
+        self.columns: list[str] | None = None
+        self.column_set: frozenset[str] = frozenset()
+
+    def _use(self, columns: list[str]) -> None:
+        missing = [k for k in self.keys if k not in columns]
+        if missing:
+            raise RuntimeError(f"table '{self.table}' has no key column {missing}")
+        self.columns = columns
+        self.column_set = frozenset(columns)
+
+    def _rows(self, records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        columns = self.columns
+        assert columns is not None
+        if self.mode == "upsert":  # the last record of a key wins, as a replay would have it
+            records = list({tuple(r.get(k) for k in self.keys): r for r in records}.values())
+        return [tuple(r.get(c) for c in columns) for r in records]
+
+
+class _Sqlite(_Backend):
+    def __init__(
+        self, ctx: StageContext, url: str, table: str, mode: str, keys: list[str], create: bool
+    ) -> None:
+        super().__init__(ctx, table, mode, keys, create)
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.table = table
-        self.mode = config.get("mode", "append")
-        self.keys: list[str] = config.get("key_columns", [])
-        if self.mode == "upsert" and not self.keys:
-            raise RuntimeError("mode 'upsert' needs key_columns")
-        self.chunk = config.get("batch_size", 1000)
-        self.create = config.get("create_table", True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        with self.ctx.shared_lock:  # switching the journal mode needs the database alone
+        with ctx.shared_lock:  # switching the journal mode needs the database alone
             self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.columns: list[str] | None = None
         self.sql = ""
 
-    def _prepare(self, first: dict[str, Any]) -> None:
+    def prepare(self, first: dict[str, Any]) -> None:
         with self.ctx.shared_lock:  # one thread creates the table
             existing = [
                 row[1] for row in self.db.execute(f"PRAGMA table_info({_quote(self.table)})")
@@ -59,7 +145,8 @@ class DbWriter(Sink):
                 if not self.create:
                     raise RuntimeError(f"table '{self.table}' does not exist")
                 columns = ", ".join(
-                    f"{_quote(k)} {_SQL_TYPES.get(type(v), '')}".rstrip() for k, v in first.items()
+                    f"{_quote(k)} {_SQLITE_TYPES.get(type(v), '')}".rstrip()
+                    for k, v in first.items()
                 )
                 self.db.execute(f"CREATE TABLE IF NOT EXISTS {_quote(self.table)} ({columns})")
                 existing = list(first)
@@ -69,7 +156,7 @@ class DbWriter(Sink):
                     f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(self.table + '_flowpipe_key')} "
                     f"ON {_quote(self.table)} ({keys})"
                 )
-        self.columns = existing
+        self._use(existing)
         names = ", ".join(map(_quote, existing))
         marks = ", ".join("?" * len(existing))
         self.sql = f"INSERT INTO {_quote(self.table)} ({names}) VALUES ({marks})"
@@ -82,35 +169,194 @@ class DbWriter(Sink):
                 f"UPDATE SET {updates}" if updates else "NOTHING"
             )
 
-    def write(self, batch: Batch) -> None:
-        rows = []
-        dead_letter = self.ctx.dead_letter
-        for record in batch:
-            if not isinstance(record, dict):
-                dead_letter(
-                    record, f"db_writer needs records with fields, got {type(record).__name__}"
-                )
-                continue
-            if self.columns is None:
-                self._prepare(record)
-            columns = self.columns
-            assert columns is not None
-            extra = record.keys() - set(columns)
-            if extra:
-                dead_letter(record, f"table '{self.table}' has no column {sorted(extra)}")
-                continue
-            rows.append(tuple(record.get(c) for c in columns))
-        for start in range(0, len(rows), self.chunk):
-            # IMMEDIATE takes the write lock now, waiting (timeout) for other writers; a
-            # deferred transaction that upgrades later may fail with "database is locked".
-            self.db.execute("BEGIN IMMEDIATE")
+    def write(self, records: list[dict[str, Any]]) -> None:
+        rows = self._rows(records)
+        # IMMEDIATE takes the write lock now, waiting (timeout) for other writers; a
+        # deferred transaction that upgrades later may fail with "database is locked".
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(self.sql, rows)
+        except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError):
+            self.db.execute("ROLLBACK")
+            self._isolate(records)
+            return
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _isolate(self, records: list[dict[str, Any]]) -> None:
+        """Row by row: the refused ones to the dead letter, the others committed."""
+        columns = self.columns
+        assert columns is not None
+        self.db.execute("BEGIN IMMEDIATE")
+        for record in records:
             try:
-                self.db.executemany(self.sql, rows[start : start + self.chunk])
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+                self.db.execute(self.sql, tuple(record.get(c) for c in columns))
+            except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError) as exc:
+                self.ctx.dead_letter(record, f"database refused the row: {exc}")
+        self.db.execute("COMMIT")
 
     def close(self) -> None:
-        if getattr(self, "db", None) is not None:
-            self.db.close()
+        self.db.close()
+
+
+class _Postgres(_Backend):
+    def __init__(
+        self, ctx: StageContext, url: str, table: str, mode: str, keys: list[str], create: bool
+    ) -> None:
+        import psycopg
+
+        super().__init__(ctx, table, mode, keys, create)
+        self.psycopg = psycopg
+        self.url = url
+        self.conn = self._connect()
+        schema, _, name = table.rpartition(".")
+        self.schema, self.name = schema or None, name
+        existing = self._existing()
+        if existing:
+            self._use(existing)
+        elif not create:
+            raise RuntimeError(
+                f"table '{table}' does not exist in {self._where()}; create it, or set "
+                "create_table: true"
+            )
+        self.temporary = _quote(f"flowpipe_stage_{ctx.thread_index}")
+
+    def _where(self) -> str:
+        info = self.conn.info
+        return f"database '{info.dbname}' on {info.host}:{info.port}"
+
+    def _connect(self) -> Any:
+        try:
+            return self.psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+        except self.psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            host = self.url.split("@")[-1].split("/")[0]
+            raise RuntimeError(f"cannot connect to PostgreSQL at {host}: {reason}") from None
+
+    def _existing(self) -> list[str]:
+        """The table's columns (none: no table); notes which ones hold JSON."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a "
+                "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+                "ORDER BY a.attnum",
+                (self._qualified(),),
+            )
+            found = cur.fetchall()
+        self.conn.commit()
+        self.json_columns = [i for i, (_, kind) in enumerate(found) if kind in ("json", "jsonb")]
+        return [name for name, _ in found]
+
+    def _qualified(self) -> str:
+        return (f"{_quote(self.schema)}." if self.schema else "") + _quote(self.name)
+
+    def prepare(self, first: dict[str, Any]) -> None:
+        if self.columns is not None:
+            return
+        lock = 0x666C6F77  # "flow": an advisory lock so one writer creates the table
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            columns = ", ".join(
+                f"{_quote(k)} {_PG_TYPES.get(type(v), 'text')}" for k, v in first.items()
+            )
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {self._qualified()} ({columns})")
+            if self.mode == "upsert":
+                keys = ", ".join(map(_quote, self.keys))
+                index = _quote(f"{self.name}_flowpipe_key")
+                cur.execute(
+                    f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {self._qualified()} ({keys})"
+                )
+        self.conn.commit()
+        self._use(self._existing())
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        psycopg = self.psycopg
+
+        def attempt() -> None:
+            try:
+                self._copy(self._rows(records))
+            except (psycopg.DataError, psycopg.IntegrityError):
+                self.conn.rollback()
+                self._isolate(records)
+
+        retry(
+            attempt,
+            (psycopg.OperationalError, psycopg.InterfaceError),
+            f"stage '{self.ctx.stage}': PostgreSQL",
+            between=self._reconnect,
+        )
+
+    def _reconnect(self) -> None:
+        try:
+            self.conn.close()
+        finally:
+            self.conn = self.psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+
+    def _statement(self, source: str) -> str:
+        columns = self.columns
+        assert columns is not None
+        names = ", ".join(map(_quote, columns))
+        sql = f"INSERT INTO {self._qualified()} ({names}) {source}"
+        if self.mode == "upsert":
+            conflict = ", ".join(map(_quote, self.keys))
+            updates = ", ".join(
+                f"{_quote(c)} = EXCLUDED.{_quote(c)}" for c in columns if c not in self.keys
+            )
+            sql += f" ON CONFLICT ({conflict}) DO " + (
+                f"UPDATE SET {updates}" if updates else "NOTHING"
+            )
+        return sql
+
+    def _copy(self, rows: list[tuple[Any, ...]]) -> None:
+        columns = self.columns
+        assert columns is not None
+        names = ", ".join(map(_quote, columns))
+        if self.json_columns:
+            rows = [self._adapt_row(row) for row in rows]
+        with self.conn.cursor() as cur:
+            target = self._qualified()
+            if self.mode == "upsert":
+                cur.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.temporary} "
+                    f"(LIKE {self._qualified()}) ON COMMIT DELETE ROWS"
+                )
+                target = self.temporary
+            with cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                write_row = copy.write_row
+                for row in rows:
+                    write_row(row)
+            if self.mode == "upsert":
+                cur.execute(self._statement(f"SELECT {names} FROM {self.temporary}"))
+        self.conn.commit()
+
+    def _adapt_row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        from psycopg.types.json import Jsonb
+
+        values = list(row)
+        for i in self.json_columns:
+            if values[i] is not None:
+                values[i] = Jsonb(values[i])
+        return tuple(values)
+
+    def _isolate(self, records: list[dict[str, Any]]) -> None:
+        """Row by row, each in a savepoint: refused rows to the dead letter."""
+        columns = self.columns
+        assert columns is not None
+        psycopg = self.psycopg
+        marks = ", ".join(["%s"] * len(columns))
+        sql = self._statement(f"VALUES ({marks})")
+        with self.conn.cursor() as cur:
+            for record in records:
+                try:
+                    with self.conn.transaction():
+                        row = tuple(record.get(c) for c in columns)
+                        cur.execute(sql, self._adapt_row(row) if self.json_columns else row)
+                except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                    reason = str(exc).strip().splitlines()[0]
+                    self.ctx.dead_letter(record, f"database refused the row: {reason}")
+        self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
