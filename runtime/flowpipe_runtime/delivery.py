@@ -38,7 +38,7 @@ class Delivery:
 class Ack:
     """A reference count on one delivery; the last release hands ``ack`` to the acknowledger."""
 
-    __slots__ = ("_acker", "_ack", "_lock", "_pending", "size")
+    __slots__ = ("_ack", "_acker", "_lock", "_pending", "size")
 
     def __init__(self, acker: Acknowledger, ack: Callable[[], None], size: int) -> None:
         self._acker = acker

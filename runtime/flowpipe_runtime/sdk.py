@@ -16,6 +16,7 @@ thread, once every record is committed downstream (delivery.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -77,10 +78,8 @@ def retry(
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, max_delay)
             if between is not None:
-                try:
+                with contextlib.suppress(*temporary):
                     between()
-                except temporary:
-                    pass
     raise AssertionError("unreachable")
 
 
