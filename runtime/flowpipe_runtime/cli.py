@@ -2,7 +2,8 @@
 
 Exit codes: 0 the flow completed (job) or drained cleanly (streaming, on SIGTERM/SIGINT);
 1 a stage failed, or draining outlasted the grace period; 2 bad usage, an unreadable or
-unsupported spec, or a start-up error (unknown stage type, bad config); 130 a second signal
+unsupported spec, or a start-up error (unknown stage type, bad config, a stage that cannot
+open its connection or table); 130 a second signal
 while draining; 143 a job told to stop before its sources ended (Kubernetes retries it).
 """
 
@@ -119,6 +120,8 @@ def _run(spec: dict[str, Any], env: dict[str, str], settings: Any) -> int:
         "flow finished",
         extra={"flow": flow.name, "seconds": round(time.monotonic() - started, 3), **summary},
     )
+    if flow.failures and flow.failures == flow.startup_failures:
+        return 2  # nothing ran: a configuration or connection problem, named in the log
     if flow.failures or not drained:
         return 1
     if is_job and signalled:

@@ -67,6 +67,8 @@ class Flow:
         self.stopping_since: float | None = None
         self.done = threading.Event()
         self.failures: list[str] = []
+        self.startup_failures: list[str] = []
+        """Failures of a stage's ``open`` (a wrong host, bad credentials, a missing table)."""
         self._lock = threading.Lock()
         self._running = 0
         self._downstream = 0
@@ -192,7 +194,12 @@ class Flow:
         try:
             self._schedule(stage)
             instance = stage.impl.cls(ctx)
-            instance.open()
+            try:
+                instance.open()
+            except Exception as exc:
+                instance = None  # never opened: nothing to close
+                self._fail(stage, index, exc, starting=True)
+                return
             with self._lock:
                 self._opened += 1
             if isinstance(instance, Source):
@@ -300,22 +307,28 @@ class Flow:
                 s.dead_letter.close()
             self.done.set()
 
-    def _fail(self, stage: StageRun, index: int, exc: BaseException) -> None:
+    def _fail(
+        self, stage: StageRun, index: int, exc: BaseException, starting: bool = False
+    ) -> None:
         position = stage.processed + 1
         message = (
-            f"stage '{stage.name}' ({stage.spec['type']}) failed at or after record "
+            f"stage '{stage.name}' ({stage.spec['type']}) could not start: {exc}"
+            if starting
+            else f"stage '{stage.name}' ({stage.spec['type']}) failed at or after record "
             f"#{position} of its input: {type(exc).__name__}: {exc}"
         )
         with self._lock:
             stage.errors += 1
             self.failures.append(message)
+            if starting:
+                self.startup_failures.append(message)
         # Stop and unblock first: nothing below may keep the flow from ending.
         self.stop(f"stage '{stage.name}' failed")
         for queue in self._upstream(stage):
             queue.abort()
         log.error(
             message,
-            exc_info=exc,
+            exc_info=None if starting else exc,
             extra={"flow": self.name, "stage": stage.name, "worker": index, "record": position},
         )
 

@@ -56,3 +56,89 @@ def make_spec(
         "kubernetes": {},
         "kubernetes_options": {"streaming_workload_kind": "STREAMING_WORKLOAD_KIND_DEPLOYMENT"},
     }
+
+
+# -- the real services on this machine (.ci/run starts any that is down) -------------------
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+NATS_URL = "nats://127.0.0.1:4222"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto in server mode: a real SQS HTTP endpoint on 127.0.0.1."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)
+    os.environ.update(AWS_ENV)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture
+def sqs_queue(moto_endpoint: str) -> Iterator[tuple[Any, str]]:
+    """A new SQS queue: the boto3 client and the queue URL."""
+    import uuid
+
+    import boto3
+
+    client = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    url = client.create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    yield client, url
+    client.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+def pg_table() -> Iterator[str]:
+    """A table name unique to the test, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def pg_rows(table: str, query: str = "SELECT * FROM {t} ORDER BY 1") -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(PG_URL) as conn:
+        return conn.execute(query.format(t=f'"{table}"')).fetchall()

@@ -182,7 +182,8 @@ def test_flowpipe_run_passes_on_the_runtime_exit_code(tmp_path: Path) -> None:
         check=False,
         env={"PATH": "/usr/bin:/bin"},
     )
-    assert done.returncode == 1
+    assert done.returncode == 2, "a stage that cannot open is a start-up error"
+    assert b"stage 'd' (db_writer) could not start: no database" in done.stderr
     assert b"DATABASE_URL" in done.stderr
 
 

@@ -213,14 +213,18 @@ class _Postgres(_Backend):
         self.conn = self._connect()
         schema, _, name = table.rpartition(".")
         self.schema, self.name = schema or None, name
-        existing = self._existing()
-        if existing:
-            self._use(existing)
-        elif not create:
-            raise RuntimeError(
-                f"table '{table}' does not exist in {self._where()}; create it, or set "
-                "create_table: true"
-            )
+        try:
+            existing = self._existing()
+            if existing:
+                self._use(existing)
+            elif not create:
+                raise RuntimeError(
+                    f"table '{table}' does not exist in {self._where()}; create it, or set "
+                    "create_table: true"
+                )
+        except BaseException:
+            self.conn.close()  # a stage that fails to open is not closed by the engine
+            raise
         self.temporary = _quote(f"flowpipe_stage_{ctx.thread_index}")
 
     def _where(self) -> str:
