@@ -4,7 +4,7 @@ NATS JetStream, Redis Streams, RabbitMQ."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from flowpipe_runtime.engine import Flow
 from flowpipe_runtime.settings import Settings
 
-from .conftest import PG_URL, make_spec, pg_rows
+from .conftest import AMQP_URL, NATS_URL, PG_URL, REDIS_URL, make_spec, pg_rows
 
 
 def run(spec: dict, tmp_path: Path, env: dict[str, str] | None = None) -> Flow:
@@ -280,3 +280,241 @@ def test_sqs_start_up_error_names_the_queue(
     assert flow.failures == flow.startup_failures
     assert "stage 'receive' (sqs_listener) could not start: SQS queue" in flow.failures[0]
     assert "NonExistentQueue" in flow.failures[0] or "does not exist" in flow.failures[0]
+
+
+# -- NATS JetStream, Redis Streams, RabbitMQ ---------------------------------------------
+
+
+def source_to_collect(source: dict[str, Any], threads: int = 2) -> dict:
+    return make_spec(
+        [
+            {"name": "in", "threads": threads, "output_queue": "q", **source},
+            {"name": "out", "type": "collect", "input_queue": "q", "config": {"key": "rows"}},
+        ],
+        [{"name": "q", "capacity": 512}],
+        mode="EXECUTION_MODE_STREAMING",
+    )
+
+
+def collected() -> list[Any]:
+    from . import teststages
+
+    return teststages.COLLECTED.get("rows", [])
+
+
+async def _nats(action: Callable[[Any], Any]) -> Any:
+    import nats
+
+    nc = await nats.connect(NATS_URL)
+    try:
+        return await action(nc.jetstream())
+    finally:
+        await nc.close()
+
+
+def nats_call(action: Callable[[Any], Any]) -> Any:
+    import asyncio
+
+    return asyncio.run(_nats(action))
+
+
+@pytest.fixture
+def nats_stream() -> Iterator[str]:
+    import uuid
+
+    name = f"S{uuid.uuid4().hex[:10]}"
+    nats_call(lambda js: js.add_stream(name=name, subjects=[f"{name}.>"]))
+    yield name
+    nats_call(lambda js: js.delete_stream(name))
+
+
+def test_nats_source_acks_after_commit_and_nats_sink_publishes(
+    tmp_path: Path, nats_stream: str
+) -> None:
+    async def publish(js: Any) -> None:
+        for i in range(3000):
+            await js.publish(f"{nats_stream}.in", f"m{i}".encode())
+
+    nats_call(publish)
+    sink = {
+        "name": "out",
+        "type": "nats_sink",
+        "input_queue": "q",
+        "config": {"url": NATS_URL, "subject": f"{nats_stream}.out"},
+    }
+    spec = source_to_collect(
+        {
+            "type": "nats_source",
+            "config": {"url": NATS_URL, "stream": nats_stream, "subject": f"{nats_stream}.in"},
+        }
+    )
+    spec["stages"][1] = {**spec["stages"][1], **sink, "kind": "sink"}
+
+    def info(js: Any) -> Any:
+        return js.consumer_info(nats_stream, "t-in")
+
+    def done() -> bool:
+        from nats.js.errors import NotFoundError
+
+        try:
+            consumer = nats_call(info)
+        except NotFoundError:  # not created yet
+            return False
+        return consumer.num_pending == 0 and consumer.num_ack_pending == 0
+
+    flow = run_until(spec, tmp_path, done)
+    assert flow.failures == [] and flow.summary()["acknowledged"] == {"in": 3000}
+
+    stream = nats_call(lambda js: js.stream_info(nats_stream))
+    assert stream.state.messages == 6000, stream.state
+
+    async def published(js: Any) -> list[str]:
+        sub = await js.pull_subscribe(f"{nats_stream}.out", durable="check", stream=nats_stream)
+        out: list[str] = []
+        while len(out) < 3000:
+            for message in await sub.fetch(500, timeout=5):
+                out.append(message.data.decode())
+                await message.ack()
+        return out
+
+    assert sorted(nats_call(published)) == sorted(f"m{i}" for i in range(3000))
+
+
+def test_nats_source_start_up_error_names_the_missing_stream(tmp_path: Path) -> None:
+    spec = source_to_collect(
+        {"type": "nats_source", "config": {"url": NATS_URL, "stream": "NOPE", "subject": "x"}},
+        threads=1,
+    )
+    flow = run(spec, tmp_path)
+    assert flow.failures == flow.startup_failures
+    assert (
+        "stage 'in' (nats_source) could not start: NATS stream 'NOPE' does not exist"
+        in (flow.failures[0])
+    )
+
+
+@pytest.fixture
+def redis_stream() -> Iterator[str]:
+    import uuid
+
+    import redis
+
+    name = f"s-{uuid.uuid4().hex[:10]}"
+    yield name
+    redis.Redis.from_url(REDIS_URL).delete(name, name + "-out")
+
+
+def test_redis_stream_source_xacks_after_commit_and_sink_appends(
+    tmp_path: Path, redis_stream: str
+) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    pipe = client.pipeline()
+    for i in range(2500):
+        pipe.xadd(redis_stream, {"id": str(i), "text": f"t{i}"})
+    pipe.execute()
+    spec = source_to_collect(
+        {"type": "redis_stream_source", "config": {"url": REDIS_URL, "stream": redis_stream}}
+    )
+    spec["stages"][1] = {
+        "name": "out",
+        "type": "redis_stream_sink",
+        "kind": "sink",
+        "threads": 1,
+        "input_queue": "q",
+        "config": {"url": REDIS_URL, "stream": redis_stream + "-out"},
+    }
+
+    def done() -> bool:
+        groups = client.xinfo_groups(redis_stream)
+        return (
+            bool(groups)
+            and groups[0]["pending"] == 0
+            and client.xlen(redis_stream + "-out") == 2500
+        )
+
+    flow = run_until(spec, tmp_path, done)
+    assert flow.failures == [] and flow.summary()["acknowledged"] == {"in": 2500}
+    out = client.xrange(redis_stream + "-out")
+    assert sorted(int(fields["id"]) for _, fields in out) == list(range(2500))
+
+
+def test_redis_stream_source_rereads_its_own_pending_entries_after_a_crash(
+    tmp_path: Path, redis_stream: str
+) -> None:
+    import os
+
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    for i in range(10):
+        client.xadd(redis_stream, {"id": str(i)})
+    group = "t-in"
+    client.xgroup_create(redis_stream, group, id="0")
+    consumer = f"{os.environ.get('HOSTNAME', 'local')}-0"
+    # A previous run read 6 entries and died before committing them.
+    client.xreadgroup(group, consumer, {redis_stream: ">"}, count=6)
+    spec = source_to_collect(
+        {"type": "redis_stream_source", "config": {"url": REDIS_URL, "stream": redis_stream}},
+        threads=1,
+    )
+    flow = run_until(spec, tmp_path, lambda: len(collected()) >= 10)
+    assert flow.failures == []
+    assert sorted(int(r["id"]) for r in collected()) == list(range(10))
+    assert client.xinfo_groups(redis_stream)[0]["pending"] == 0
+
+
+@pytest.fixture
+def amqp_queue() -> Iterator[str]:
+    import uuid
+
+    import pika
+
+    name = f"q-{uuid.uuid4().hex[:10]}"
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    channel.queue_declare(name, durable=True)
+    yield name
+    channel.queue_delete(name)
+    connection.close()
+
+
+def amqp_depth(queue: str) -> tuple[int, int]:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        declared = connection.channel().queue_declare(queue, passive=True).method
+        return declared.message_count, declared.consumer_count
+    finally:
+        connection.close()
+
+
+def test_rabbitmq_source_acks_after_commit(tmp_path: Path, amqp_queue: str) -> None:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    for i in range(2000):
+        channel.basic_publish("", amqp_queue, f"m{i}".encode())
+    connection.close()
+    spec = source_to_collect(
+        {"type": "rabbitmq_source", "config": {"url": AMQP_URL, "queue": amqp_queue}}
+    )
+    flow = run_until(spec, tmp_path, lambda: len(collected()) >= 2000)
+    assert flow.failures == []
+    assert sorted(collected()) == sorted(f"m{i}" for i in range(2000))
+    assert flow.summary()["acknowledged"] == {"in": 2000}
+    # Every message acknowledged: none comes back once the consumers are gone.
+    assert amqp_depth(amqp_queue) == (0, 0)
+
+
+def test_rabbitmq_source_start_up_error_names_the_queue(tmp_path: Path) -> None:
+    spec = source_to_collect(
+        {"type": "rabbitmq_source", "config": {"url": AMQP_URL, "queue": "no-such-queue"}},
+        threads=1,
+    )
+    flow = run(spec, tmp_path)
+    assert flow.failures == flow.startup_failures
+    assert "RabbitMQ queue 'no-such-queue'" in flow.failures[0] and "NOT_FOUND" in flow.failures[0]
