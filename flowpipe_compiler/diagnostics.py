@@ -112,6 +112,8 @@ CODES: dict[str, Code] = _codes(
         "unset-stage-setting",
         "A setting left to a run-time default or environment variable.",
     ),
+    ("FP305", "credentials-in-clear", "A password written into a URL in env or a config."),
+    ("FP306", "env-conflict", "A variable set both in env and in secret_env."),
 )
 
 

@@ -83,8 +83,44 @@ def check(findings: Findings, flow: dict[str, Any], kinds: dict[int, Kind]) -> N
                     hint=f"connect a stage's {field} to it, or remove the queue",
                 )
     _cycles(findings, stages)
+    _secrets(findings, flow)
     _lifecycle(findings, flow)
     _pinning(findings, flow, {n for _, s in stages if (n := _str(s, "name"))})
+
+
+_CREDENTIALS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^/@\s]+@")
+
+
+def _secrets(findings: Findings, flow: dict[str, Any]) -> None:
+    """No password in clear in env or a stage's config, and no variable both in env and
+    secret_env."""
+    env, secret_env = _dict(flow, "env"), _dict(flow, "secret_env")
+    places: list[tuple[tuple[str | int, ...], Any]] = [(("env", k), v) for k, v in env.items()]
+    for index, stage in _items(flow, "stages"):
+        places += [(("stages", index, "config", k), v) for k, v in _dict(stage, "config").items()]
+    no_clear_passwords(findings, places)
+    for name in sorted(env.keys() & secret_env.keys()):
+        findings.add(
+            "FP306",
+            f"'{name}' is set both in env and in secret_env",
+            ("secret_env", name),
+            hint="keep one: secret_env for secrets, env for the rest",
+        )
+
+
+def no_clear_passwords(findings: Findings, places: list[tuple[tuple[str | int, ...], Any]]) -> None:
+    """FP305 for each value that is a URL carrying ``user:password@`` (flows and overlays)."""
+    for path, value in places:
+        if isinstance(value, str) and _CREDENTIALS.match(value):
+            findings.add(
+                "FP305",
+                "a password in clear: this URL carries user:password@, and would be committed "
+                "and rendered into the manifests",
+                path,
+                hint="drop the password from the URL and put it in the flow's secret_env, e.g. "
+                "PGPASSWORD: {secret: db, key: password} (REDIS_PASSWORD, NATS_PASSWORD, "
+                "AMQP_PASSWORD for the other connectors)",
+            )
 
 
 def _unique(

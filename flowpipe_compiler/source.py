@@ -225,7 +225,7 @@ class _Composer:
                 break
             if kind in ("MappingEndEvent", "SequenceEndEvent"):
                 done = stack.pop()
-                if isinstance(done.container, dict) and "<<" in done.container:
+                if isinstance(done.container, dict) and _MERGE in done.container:
                     _merge(done.container, self.doc.locate(done.path))
                 if done.anchor:
                     self.anchors[done.anchor] = done.container
@@ -262,8 +262,10 @@ class _Composer:
                 hint="use a string key",
             )
         key = str(event.value)
+        if key == "<<" and event.style in (None, "") and event.tag is None:
+            key = _MERGE  # only a plain << merges; a quoted "<<" is an ordinary key
         location = _mark(event)
-        if key in frame.container and key != "<<":
+        if key in frame.container and key != _MERGE:
             first = self.doc.keys.get((*frame.path, key))
             where = f" (first defined at line {first.line})" if first else ""
             raise SourceError(
@@ -350,8 +352,8 @@ class _Frame:
     def attach(self, value: Any) -> None:
         if isinstance(self.container, dict):
             assert self.key is not None
-            if self.key == "<<":
-                self.container.setdefault("<<", []).append(value)
+            if self.key == _MERGE:
+                self.container.setdefault(_MERGE, []).append(value)
             else:
                 self.container[self.key] = value
             self.key = None
@@ -359,10 +361,14 @@ class _Frame:
             self.container.append(value)
 
 
+_MERGE = "\x00<<"
+"""Where merge-key values wait in a mapping until it ends (NUL never occurs in YAML text)."""
+
+
 def _merge(mapping: dict[str, Any], where: Location) -> None:
     """Apply YAML merge keys (``<<: *base`` or ``<<: [*a, *b]``); explicit keys win."""
     sources: list[Any] = []
-    for item in mapping.pop("<<"):
+    for item in mapping.pop(_MERGE):
         sources.extend(item if isinstance(item, list) else [item])
     for source in sources:
         if not isinstance(source, dict):

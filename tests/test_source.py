@@ -160,3 +160,11 @@ def test_mutated_flows_give_located_findings_never_a_crash(data: st.DataObject) 
         assert diagnostic.location is not None
         assert diagnostic.location.line >= 1 and diagnostic.location.col >= 1
     assert (result.spec is None) == (result.errors > 0)
+
+
+def test_only_a_plain_merge_key_merges() -> None:
+    assert source.load("t.yaml", '"<<": []\nb: 2\n').data == {"<<": [], "b": 2}
+    assert source.load("t.yaml", "base: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n").data["m"] == {
+        "x": 1,
+        "y": 2,
+    }

@@ -76,10 +76,27 @@ def values_schema() -> dict[str, Any]:
                 "items": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["name", "value"],
+                    "required": ["name"],
+                    "oneOf": [{"required": ["value"]}, {"required": ["valueFrom"]}],
                     "properties": {
                         "name": {"type": "string", "minLength": 1},
                         "value": {"type": "string"},
+                        "valueFrom": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["secretKeyRef"],
+                            "properties": {
+                                "secretKeyRef": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["name", "key"],
+                                    "properties": {
+                                        "name": {"type": "string", "minLength": 1},
+                                        "key": {"type": "string", "minLength": 1},
+                                    },
+                                }
+                            },
+                        },
                     },
                 },
             },

@@ -121,7 +121,11 @@ def context(spec: dict[str, Any], checksum: str, replicas: int = 1) -> dict[str,
                 "IMAGE_PULL_POLICY_",
             )
         ],
-        "env": [{"name": k, "value": v} for k, v in sorted(spec["env"].items())],
+        "env": [{"name": k, "value": v} for k, v in sorted(spec["env"].items())]
+        + [
+            {"name": k, "valueFrom": {"secretKeyRef": {"name": ref["secret"], "key": ref["key"]}}}
+            for k, ref in sorted(spec.get("secret_env", {}).items())
+        ],
         "port": HTTP_PORT,
         "resources": _resources(k8s),
         "capabilities": ["SYS_NICE"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flowpipe_compiler import schema_check, schemas, source
+from flowpipe_compiler import schema_check, schemas, semantics, source
 from flowpipe_compiler.check import FileResult, display
 from flowpipe_compiler.diagnostics import Diagnostic, Severity, SourceError
 from flowpipe_compiler.findings import Findings, did_you_mean
@@ -85,6 +85,10 @@ def load(
 
 def _targets(findings: Findings, data: dict[str, Any], specs: dict[str, dict[str, Any]]) -> None:
     for flow, overrides in data.get("flows", {}).items():
+        semantics.no_clear_passwords(
+            findings,
+            [(("flows", flow, "env", k), v) for k, v in overrides.get("env", {}).items()],
+        )
         spec = specs.get(flow)
         if spec is None:
             findings.add(
