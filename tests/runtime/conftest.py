@@ -53,6 +53,7 @@ def make_spec(
         "queues": [{"capacity": 128, "type": "QUEUE_TYPE_IN_MEMORY", **q} for q in queues],
         "labels": {},
         "env": {},
+        "secret_env": {},
         "kubernetes": {},
         "kubernetes_options": {"streaming_workload_kind": "STREAMING_WORKLOAD_KIND_DEPLOYMENT"},
     }
