@@ -387,11 +387,19 @@ def render_suite() -> list[str]:
     return rows
 
 
+def connectors() -> list[str]:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from connectors import connectors_suite
+
+    return connectors_suite()
+
+
 SUITES: dict[str, Callable[[], list[str]]] = {
     "render": render_suite,
     "compiler": compiler_suite,
     "runtime": runtime_suite,
     "registry": registry_suite,
+    "connectors": connectors,
 }
 
 
