@@ -373,8 +373,7 @@ class _Postgres(_Backend):
         keys = ", ".join(map(_quote, self.keys))
         # The last line of a key wins: a temporary table keeps COPY's order in ctid.
         latest = (
-            f"SELECT DISTINCT ON ({keys}) {names} FROM {self.temporary} "
-            f"ORDER BY {keys}, ctid DESC"
+            f"SELECT DISTINCT ON ({keys}) {names} FROM {self.temporary} ORDER BY {keys}, ctid DESC"
         )
         cur.execute(self._statement(latest, columns))
 
