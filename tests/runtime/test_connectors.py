@@ -580,3 +580,60 @@ def test_csv_lines_into_sqlite_are_split_in_python(tmp_path: Path) -> None:
     assert flow.failures == [] and flow.summary()["dead_letters"] == {"db": 1}
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT k, v FROM t ORDER BY k").fetchall() == [("1", "a"), ("2", "b")]
+
+
+def test_a_lost_postgres_connection_is_retried_and_nothing_is_lost(
+    tmp_path: Path, pg_table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import psycopg
+
+    app = f"flowpipe-{pg_table}"
+    records = [{"k": i, "v": f"v{i}"} for i in range(3000)]
+    spec = jsonl_to_pg(
+        tmp_path,
+        records,
+        {"table": pg_table, "mode": "upsert", "key_columns": ["k"], "batch_size": 100},
+    )
+    spec["stages"][2]["config"]["url"] = f"{PG_URL}?application_name={app}"
+    spec["stages"].insert(
+        2,
+        {
+            "name": "pace",
+            "type": "noop_transform",
+            "kind": "transform",
+            "threads": 1,
+            "input_queue": "q",
+            "output_queue": "paced",
+            "config": {"delay_ms": 1},
+        },
+    )
+    spec["stages"][3]["input_queue"] = "paced"
+    spec["queues"].append({"name": "paced", "capacity": 64, "type": "QUEUE_TYPE_IN_MEMORY"})
+    flow = Flow(spec, Settings(http_port=None, dead_letter_dir=str(tmp_path)), env={})
+    flow.start()
+    killed = 0
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        for _ in range(3):  # cut the writers' connections three times while they work
+            while pg_count(pg_table) < 500 * (killed + 1) and not flow.done.is_set():
+                time.sleep(0.02)
+            row = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (app,),
+            ).fetchone()
+            killed += 1 if row and row[0] else 0
+    assert flow.wait(timeout=120)
+    assert killed == 3, "the test did not cut any connection"
+    assert flow.failures == []
+    assert any("temporary error, retry" in r.getMessage() for r in caplog.records)
+    assert pg_rows(pg_table, "SELECT count(*), count(DISTINCT k) FROM {t}") == [(3000, 3000)]
+
+
+def test_redis_start_up_error_names_the_host(tmp_path: Path) -> None:
+    spec = source_to_collect(
+        {"type": "redis_stream_source", "config": {"url": "redis://127.0.0.1:1/0", "stream": "s"}},
+        threads=1,
+    )
+    flow = run(spec, tmp_path)
+    assert flow.failures == flow.startup_failures
+    assert "could not start: cannot connect to Redis at redis://127.0.0.1:1/0" in flow.failures[0]
