@@ -17,8 +17,7 @@ import orjson
 from flowpipe_compiler import emit
 from flowpipe_compiler.argocd import PARAMETERS, request
 from flowpipe_compiler.commands import Exit
-from flowpipe_compiler.commands.compile import load_repo
-from flowpipe_compiler.diagnostics import Diagnostic, Severity
+from flowpipe_compiler.commands.compile import check_object, load_repo
 from flowpipe_compiler.render import kube_schema, manifests
 from flowpipe_compiler.render.objects import RenderError
 from flowpipe_compiler.reporters import REPORTERS
@@ -48,18 +47,7 @@ def generate(root: Path, environ: Mapping[str, str]) -> int:
     try:
         objects = manifests.objects(specs, overlay, chosen, wanted.namespace)
         for obj in objects:
-            flow = obj["metadata"]["labels"]["flowpipe.io/flow-name"]
-            for problem in kube_schema.problems(obj, version):
-                by_name[flow].diagnostics.append(
-                    Diagnostic(
-                        "FP502",
-                        Severity.ERROR,
-                        f"{obj['kind']} {obj['metadata']['name']} is not valid for Kubernetes "
-                        f"{version}: {problem}",
-                        by_name[flow].path,
-                        None,
-                    )
-                )
+            check_object(by_name[obj["metadata"]["labels"]["flowpipe.io/flow-name"]], obj, version)
     except (RenderError, kube_schema.UnknownKind) as exc:
         sys.stderr.write(f"flowpipe: error: {exc}\n")
         return Exit.FINDINGS

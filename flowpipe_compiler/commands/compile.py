@@ -54,6 +54,21 @@ def load_repo(
     return specs, loaded, by_name, problems
 
 
+def check_object(result: FileResult, obj: dict[str, Any], kube_version: str) -> None:
+    """Add an FP502 to the flow's ``result`` for each way Kubernetes would refuse ``obj``."""
+    for problem in kube_schema.problems(obj, kube_version):
+        result.diagnostics.append(
+            Diagnostic(
+                "FP502",
+                Severity.ERROR,
+                f"{obj['kind']} {obj['metadata']['name']} is not valid for Kubernetes "
+                f"{kube_version}: {problem}",
+                result.path,
+                None,
+            )
+        )
+
+
 def render_files(
     root: Path, envs: list[str], kube_version: str, shapes: tuple[str, ...] = ("kustomize", "helm")
 ) -> tuple[dict[str, str], list[FileResult]]:
@@ -62,17 +77,7 @@ def render_files(
     for name, spec in specs.items():
         try:
             for obj in render(spec).objects:
-                for problem in kube_schema.problems(obj, kube_version):
-                    by_name[name].diagnostics.append(
-                        Diagnostic(
-                            "FP502",
-                            Severity.ERROR,
-                            f"{obj['kind']} {obj['metadata']['name']} is not valid for Kubernetes "
-                            f"{kube_version}: {problem}",
-                            by_name[name].path,
-                            None,
-                        )
-                    )
+                check_object(by_name[name], obj, kube_version)
         except (RenderError, kube_schema.UnknownKind) as exc:
             by_name[name].diagnostics.append(
                 Diagnostic("FP502", Severity.ERROR, str(exc), by_name[name].path, None)

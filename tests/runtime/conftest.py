@@ -33,6 +33,17 @@ def test_stage_types(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+def run_flow(spec: dict[str, Any], tmp_path: Any, timeout: float = 120) -> Any:
+    """Run ``spec`` to its end in this process (dead letters in ``tmp_path``)."""
+    from flowpipe_runtime.engine import Flow
+    from flowpipe_runtime.settings import Settings
+
+    flow = Flow(spec, Settings(http_port=None, dead_letter_dir=str(tmp_path)), env={})
+    flow.start()
+    assert flow.wait(timeout=timeout)
+    return flow
+
+
 def make_spec(
     stages: list[dict[str, Any]],
     queues: list[dict[str, Any]],

@@ -14,14 +14,7 @@ import pytest
 from flowpipe_runtime.engine import Flow
 from flowpipe_runtime.settings import Settings
 
-from .conftest import AMQP_URL, NATS_URL, PG_URL, REDIS_URL, make_spec, pg_rows
-
-
-def run(spec: dict, tmp_path: Path, env: dict[str, str] | None = None) -> Flow:
-    flow = Flow(spec, Settings(http_port=None, dead_letter_dir=str(tmp_path)), env=env or {})
-    flow.start()
-    assert flow.wait(timeout=120)
-    return flow
+from .conftest import AMQP_URL, NATS_URL, PG_URL, REDIS_URL, make_spec, pg_rows, run_flow
 
 
 def run_until(spec: dict, tmp_path: Path, done: Callable[[], bool], timeout: float = 60) -> Flow:
@@ -70,7 +63,7 @@ def test_postgres_appends_with_copy_and_upserts_idempotently(tmp_path: Path, pg_
     records = [{"k": i, "v": f"v{i}", "doc": {"n": i, "tags": ["a"]}} for i in range(1000)]
     append = {"table": pg_table, "batch_size": 100}
     for _ in range(2):
-        assert run(jsonl_to_pg(tmp_path, records, append), tmp_path).failures == []
+        assert run_flow(jsonl_to_pg(tmp_path, records, append), tmp_path).failures == []
     assert pg_rows(pg_table, "SELECT count(*), count(DISTINCT k) FROM {t}") == [(2000, 1000)]
     assert pg_rows(pg_table, "SELECT doc FROM {t} WHERE k = 7 LIMIT 1") == [
         ({"n": 7, "tags": ["a"]},)
@@ -82,12 +75,12 @@ def test_postgres_upsert_keeps_one_row_per_key_and_the_last_value(
 ) -> None:
     upsert = {"table": pg_table, "mode": "upsert", "key_columns": ["k"]}
     first = [{"k": i, "v": "old"} for i in range(500)]
-    assert run(jsonl_to_pg(tmp_path, first, upsert), tmp_path).failures == []
+    assert run_flow(jsonl_to_pg(tmp_path, first, upsert), tmp_path).failures == []
     again = [{"k": i, "v": "new"} for i in range(250, 750)] + [
         {"k": 0, "v": "x"},
         {"k": 0, "v": "y"},
     ]
-    assert run(jsonl_to_pg(tmp_path, again, upsert), tmp_path).failures == []
+    assert run_flow(jsonl_to_pg(tmp_path, again, upsert), tmp_path).failures == []
     assert pg_rows(pg_table, "SELECT count(*), count(DISTINCT k) FROM {t}") == [(750, 750)]
     assert pg_rows(pg_table, "SELECT v, count(*) FROM {t} GROUP BY v ORDER BY v") == [
         ("new", 500),
@@ -107,7 +100,9 @@ def test_postgres_refused_rows_go_to_the_dead_letter_and_the_rest_is_written(
     records[10] = {"k": 10, "v": None}  # NOT NULL
     records[20] = {"k": "twenty", "v": "x"}  # not a bigint
     records[30] = {"k": 30, "v": "x", "extra": 1}  # no such column
-    flow = run(jsonl_to_pg(tmp_path, records, {"table": pg_table, "create_table": False}), tmp_path)
+    flow = run_flow(
+        jsonl_to_pg(tmp_path, records, {"table": pg_table, "create_table": False}), tmp_path
+    )
     assert flow.failures == []
     assert [k for (k,) in pg_rows(pg_table, "SELECT k FROM {t} ORDER BY k")] == [
         i for i in range(100) if i not in (10, 20, 30)
@@ -142,7 +137,7 @@ def test_postgres_start_up_errors_name_the_stage_and_the_cause(
     tmp_path: Path, pg_table: str, config: dict[str, Any], message: str
 ) -> None:
     spec = jsonl_to_pg(tmp_path, [{"k": 1}], {"table": pg_table, **config})
-    flow = run(spec, tmp_path)
+    flow = run_flow(spec, tmp_path)
     assert flow.startup_failures and flow.failures == flow.startup_failures
     assert all(f.startswith("stage 'db' (db_writer) could not start: ") for f in flow.failures)
     assert message in flow.failures[0]
@@ -277,7 +272,7 @@ def test_sqs_start_up_error_names_the_queue(
     tmp_path: Path, moto_endpoint: str, pg_table: str
 ) -> None:
     missing = f"{moto_endpoint}/123456789012/no-such-queue"
-    flow = run(sqs_to_pg(missing, moto_endpoint, pg_table), tmp_path)
+    flow = run_flow(sqs_to_pg(missing, moto_endpoint, pg_table), tmp_path)
     assert flow.failures == flow.startup_failures
     assert "stage 'receive' (sqs_listener) could not start: SQS queue" in flow.failures[0]
     assert "NonExistentQueue" in flow.failures[0] or "does not exist" in flow.failures[0]
@@ -386,7 +381,7 @@ def test_nats_source_start_up_error_names_the_missing_stream(tmp_path: Path) -> 
         {"type": "nats_source", "config": {"url": NATS_URL, "stream": "NOPE", "subject": "x"}},
         threads=1,
     )
-    flow = run(spec, tmp_path)
+    flow = run_flow(spec, tmp_path)
     assert flow.failures == flow.startup_failures
     assert (
         "stage 'in' (nats_source) could not start: NATS stream 'NOPE' does not exist"
@@ -516,7 +511,7 @@ def test_rabbitmq_source_start_up_error_names_the_queue(tmp_path: Path) -> None:
         {"type": "rabbitmq_source", "config": {"url": AMQP_URL, "queue": "no-such-queue"}},
         threads=1,
     )
-    flow = run(spec, tmp_path)
+    flow = run_flow(spec, tmp_path)
     assert flow.failures == flow.startup_failures
     assert "RabbitMQ queue 'no-such-queue'" in flow.failures[0] and "NOT_FOUND" in flow.failures[0]
 
@@ -554,7 +549,7 @@ def test_postgres_copies_csv_lines_itself_and_dead_letters_only_the_refused_ones
     lines[100] = "one hundred,x"  # not a bigint
     lines[200] = "200"  # a missing column
     config = {"table": pg_table, "mode": "upsert", "key_columns": ["k"], "batch_size": 150}
-    flow = run(csv_lines_to_pg(tmp_path, lines, config), tmp_path)
+    flow = run_flow(csv_lines_to_pg(tmp_path, lines, config), tmp_path)
     assert flow.failures == []
     assert pg_rows(pg_table, "SELECT count(*), min(v), max(k) FROM {t}") == [(498, "v, 0", 499)]
     dead = [
@@ -564,7 +559,7 @@ def test_postgres_copies_csv_lines_itself_and_dead_letters_only_the_refused_ones
     assert sorted(d["record"] for d in dead) == ["200", "one hundred,x"]
     assert all("database refused the line" in d["reason"] for d in dead)
     again = [f"{i},new" for i in range(0, 500, 2)] + ["0,newest"]
-    assert run(csv_lines_to_pg(tmp_path, again, config), tmp_path).failures == []
+    assert run_flow(csv_lines_to_pg(tmp_path, again, config), tmp_path).failures == []
     assert pg_rows(pg_table, "SELECT v, count(*) FROM {t} GROUP BY v ORDER BY v LIMIT 2") == [
         ("new", 249),
         ("newest", 1),
@@ -576,7 +571,7 @@ def test_csv_lines_into_sqlite_are_split_in_python(tmp_path: Path) -> None:
 
     db = tmp_path / "out.db"
     spec = csv_lines_to_pg(tmp_path, ["1,a", "2,b", "3"], {"url": f"sqlite:///{db}", "table": "t"})
-    flow = run(spec, tmp_path)
+    flow = run_flow(spec, tmp_path)
     assert flow.failures == [] and flow.summary()["dead_letters"] == {"db": 1}
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT k, v FROM t ORDER BY k").fetchall() == [("1", "a"), ("2", "b")]
@@ -634,6 +629,6 @@ def test_redis_start_up_error_names_the_host(tmp_path: Path) -> None:
         {"type": "redis_stream_source", "config": {"url": "redis://127.0.0.1:1/0", "stream": "s"}},
         threads=1,
     )
-    flow = run(spec, tmp_path)
+    flow = run_flow(spec, tmp_path)
     assert flow.failures == flow.startup_failures
     assert "could not start: cannot connect to Redis at redis://127.0.0.1:1/0" in flow.failures[0]

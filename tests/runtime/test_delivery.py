@@ -14,7 +14,7 @@ from flowpipe_runtime.engine import Flow
 from flowpipe_runtime.settings import Settings
 
 from . import teststages
-from .conftest import make_spec
+from .conftest import make_spec, run_flow
 
 
 def flow_of(
@@ -57,13 +57,6 @@ def flow_of(
     )
 
 
-def run(spec: dict, tmp_path: Path) -> Flow:
-    flow = Flow(spec, Settings(http_port=None, dead_letter_dir=str(tmp_path)), env={})
-    flow.start()
-    assert flow.wait(timeout=60)
-    return flow
-
-
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -78,7 +71,9 @@ def test_every_record_is_acknowledged_exactly_once_whatever_transforms_and_queue
     tmp_path: Path, count: int, source_batch: int, capacity: int, drop: int, split: int
 ) -> None:
     teststages.COLLECTED.clear()
-    flow = run(flow_of(count, source_batch, capacity, {"drop": drop, "split": split}), tmp_path)
+    flow = run_flow(
+        flow_of(count, source_batch, capacity, {"drop": drop, "split": split}), tmp_path
+    )
     assert flow.failures == []
     assert sorted(teststages.COLLECTED.get("acked", [])) == list(range(count))
     kept = [n for n in range(count) if not (drop and n % drop == 0)]
@@ -110,7 +105,7 @@ def test_a_failing_stage_leaves_its_batch_and_later_ones_unacknowledged(tmp_path
         }
     )
     spec["queues"].append({"name": "c", "capacity": 100, "type": "QUEUE_TYPE_IN_MEMORY"})
-    flow = run(spec, tmp_path)
+    flow = run_flow(spec, tmp_path)
     assert flow.failures
     acked = set(teststages.COLLECTED.get("acked", []))
     assert 5000 not in acked

@@ -10,20 +10,10 @@ from pathlib import Path
 
 import orjson
 
-from flowpipe_runtime.engine import Flow
-from flowpipe_runtime.settings import Settings
-
 from . import teststages
-from .conftest import make_spec
+from .conftest import make_spec, run_flow
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run(spec: dict, tmp_path: Path) -> Flow:
-    flow = Flow(spec, Settings(http_port=None, dead_letter_dir=str(tmp_path)), env={})
-    flow.start()
-    assert flow.wait(timeout=60)
-    return flow
 
 
 def csv_flow(tmp_path: Path, parser: dict, threads: int = 1) -> dict:
@@ -52,7 +42,7 @@ def csv_flow(tmp_path: Path, parser: dict, threads: int = 1) -> dict:
 def test_csv_header_lines_name_columns_and_repeat_headers_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("id,name\n1,x\n2,y\n")
     (tmp_path / "b.csv").write_text("id,name\n3,z\n")
-    flow = run(csv_flow(tmp_path, {"header": True}), tmp_path)
+    flow = run_flow(csv_flow(tmp_path, {"header": True}), tmp_path)
     assert sorted(teststages.COLLECTED["rows"], key=lambda r: r["id"]) == [
         {"id": "1", "name": "x"},
         {"id": "2", "name": "y"},
@@ -71,7 +61,7 @@ def test_csv_types_and_bad_lines_go_to_the_dead_letter(tmp_path: Path) -> None:
         {"name": "f", "type": "float"},
         {"name": "b", "type": "bool"},
     ]
-    flow = run(csv_flow(tmp_path, {"header": False, "columns": columns}), tmp_path)
+    flow = run_flow(csv_flow(tmp_path, {"header": False, "columns": columns}), tmp_path)
     assert teststages.COLLECTED["rows"] == [
         {"id": 1, "s": "a, quoted", "f": 2.5, "b": True},
         {"id": 4, "s": "d", "f": None, "b": False},
@@ -123,19 +113,19 @@ def test_db_writer_appends_and_upserts_idempotently(tmp_path: Path) -> None:
         "batch_size": 7,
     }
     for _ in range(2):  # a redelivery must not duplicate rows
-        assert run(json_to_db(tmp_path, upsert), tmp_path).failures == []
+        assert run_flow(json_to_db(tmp_path, upsert), tmp_path).failures == []
     assert rows(db) == [(i, f"v{i}") for i in range(100)]
     append = {**upsert, "mode": "append", "table": "t"}
     append.pop("key_columns")
     db.unlink()
     for _ in range(2):
-        run(json_to_db(tmp_path, append), tmp_path)
+        run_flow(json_to_db(tmp_path, append), tmp_path)
     assert len(rows(db)) == 200
 
 
 def test_db_writer_without_a_url_fails_naming_what_to_set(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "in.jsonl", [{"k": 1}])
-    flow = run(json_to_db(tmp_path, {"table": "t"}), tmp_path)
+    flow = run_flow(json_to_db(tmp_path, {"table": "t"}), tmp_path)
     assert any("set config.url or the DATABASE_URL variable" in f for f in flow.failures)
 
 
@@ -215,7 +205,7 @@ def test_schema_validator_checks_records_against_the_embedded_schema(tmp_path: P
             },
         ],
     )
-    flow = run(spec, tmp_path)
+    flow = run_flow(spec, tmp_path)
     assert teststages.COLLECTED["ok"] == [{"id": 1}]
     assert flow.summary()["dead_letters"] == {"check": 2}
     rejected = (tmp_path / "t.check.dead-letter.jsonl").read_text()
