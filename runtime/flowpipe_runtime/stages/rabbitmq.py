@@ -11,10 +11,13 @@ connection ends (a crash included): at-least-once. Records are the bodies as tex
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from flowpipe_runtime.sdk import Batch, Delivery, Source
+
+log = logging.getLogger("flowpipe.stage")
 
 
 class RabbitMqSource(Source):
@@ -71,9 +74,11 @@ class RabbitMqSource(Source):
         self.connection.add_callback_threadsafe(send)
 
     def close(self) -> None:
+        from pika.exceptions import AMQPError
+
         try:
             self.connection.process_data_events(time_limit=0)  # the acks handed over last
             self.channel.cancel()  # what was prefetched but never handed on goes back
             self.connection.close()
-        except Exception:
-            pass
+        except AMQPError as exc:  # the broker went away: unacked messages come back anyway
+            log.warning(f"stage '{self.ctx.stage}': closing the RabbitMQ connection: {exc!r}")
