@@ -154,3 +154,32 @@ def pg_rows(table: str, query: str = "SELECT * FROM {t} ORDER BY 1") -> list[tup
 
     with psycopg.connect(PG_URL) as conn:
         return conn.execute(query.format(t=f'"{table}"')).fetchall()
+
+
+MARIADB_URL = "mariadb://root@127.0.0.1:3306/test"
+
+
+@pytest.fixture
+def mariadb_table() -> Iterator[str]:
+    import uuid
+
+    import pymysql
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", database="test")
+    with conn.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS `{name}`")
+    conn.close()
+
+
+def mariadb_rows(query: str) -> list[tuple[Any, ...]]:
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", database="test")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return list(cur.fetchall())
+    finally:
+        conn.close()

@@ -14,7 +14,17 @@ import pytest
 from flowpipe_runtime.engine import Flow
 from flowpipe_runtime.settings import Settings
 
-from .conftest import AMQP_URL, NATS_URL, PG_URL, REDIS_URL, make_spec, pg_rows, run_flow
+from .conftest import (
+    AMQP_URL,
+    MARIADB_URL,
+    NATS_URL,
+    PG_URL,
+    REDIS_URL,
+    make_spec,
+    mariadb_rows,
+    pg_rows,
+    run_flow,
+)
 
 
 def run_until(spec: dict, tmp_path: Path, done: Callable[[], bool], timeout: float = 60) -> Flow:
@@ -632,3 +642,38 @@ def test_redis_start_up_error_names_the_host(tmp_path: Path) -> None:
     flow = run_flow(spec, tmp_path)
     assert flow.failures == flow.startup_failures
     assert "could not start: cannot connect to Redis at redis://127.0.0.1:1/0" in flow.failures[0]
+
+
+# -- MariaDB -----------------------------------------------------------------------------
+
+
+def test_mariadb_appends_upserts_and_dead_letters_refused_rows(
+    tmp_path: Path, mariadb_table: str
+) -> None:
+    upsert = {
+        "url": MARIADB_URL,
+        "table": mariadb_table,
+        "mode": "upsert",
+        "key_columns": ["k"],
+        "batch_size": 100,
+    }
+    first = [{"k": f"key-{i}", "n": i, "doc": {"i": i}} for i in range(500)]
+    assert run_flow(jsonl_to_pg(tmp_path, first, upsert), tmp_path).failures == []
+    again = [{"k": f"key-{i}", "n": i * 10, "doc": {"i": i}} for i in range(250, 750)]
+    again[3] = {"k": "key-253", "n": "not a number", "doc": {}}
+    flow = run_flow(jsonl_to_pg(tmp_path, again, upsert), tmp_path)
+    assert flow.failures == [] and flow.summary()["dead_letters"] == {"db": 1}
+    table = f"`{mariadb_table}`"
+    assert mariadb_rows(f"SELECT count(*), count(DISTINCT k) FROM {table}") == [(750, 750)]
+    assert mariadb_rows(f"SELECT n FROM {table} WHERE k IN ('key-10', 'key-260') ORDER BY n") == [
+        (10,),
+        (2600,),
+    ]
+    assert mariadb_rows(f"SELECT n FROM {table} WHERE k = 'key-253'") == [(253,)]
+
+
+def test_mariadb_start_up_error_names_the_host(tmp_path: Path, mariadb_table: str) -> None:
+    config = {"url": "mariadb://root@127.0.0.1:1/test", "table": mariadb_table}
+    flow = run_flow(jsonl_to_pg(tmp_path, [{"k": 1}], config), tmp_path)
+    assert flow.failures == flow.startup_failures
+    assert "could not start: cannot connect to MariaDB at 127.0.0.1:1" in flow.failures[0]

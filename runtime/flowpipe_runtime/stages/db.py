@@ -8,6 +8,10 @@
   stay out of the URL: libpq reads ``PGPASSWORD`` (and ``PGUSER``, ``PGSSLMODE``...) from
   the environment, which Kubernetes fills from a Secret.
 
+- MariaDB / MySQL (``mariadb://user@host:port/db`` or ``mysql://``) through PyMySQL:
+  multi-row ``INSERT`` (PyMySQL folds ``executemany`` into one statement), upsert with
+  ``ON DUPLICATE KEY UPDATE``; the password comes from ``MYSQL_PWD``.
+
 CSV pass-through (``csv_columns``): text records are CSV lines for those columns, and
 PostgreSQL parses them itself in ``COPY ... (FORMAT csv)``, so a bulk load runs at the
 database's own COPY speed (docs/benchmarks.md) instead of converting every field in Python.
@@ -27,12 +31,15 @@ new connection, the whole chunk again (its transaction never committed).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import decimal
 import sqlite3
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from flowpipe_runtime.sdk import Batch, Sink, StageContext, retry
 
@@ -48,6 +55,19 @@ _PG_TYPES = {
     decimal.Decimal: "numeric",
     datetime.datetime: "timestamptz",
     datetime.date: "date",
+}
+
+_MARIADB_TYPES = {
+    bool: "BOOLEAN",
+    int: "BIGINT",
+    float: "DOUBLE",
+    str: "LONGTEXT",
+    bytes: "LONGBLOB",
+    dict: "JSON",
+    list: "JSON",
+    decimal.Decimal: "DECIMAL(38, 10)",
+    datetime.datetime: "DATETIME(6)",
+    datetime.date: "DATE",
 }
 
 
@@ -69,14 +89,17 @@ class DbWriter(Sink):
         if mode == "upsert" and not keys:
             raise RuntimeError("mode 'upsert' needs key_columns")
         scheme = url.split(":", 1)[0]
-        backend: type[_Sqlite | _Postgres]
+        backend: type[_Sqlite | _Postgres | _MariaDb]
         if url.startswith("sqlite:///"):
             backend = _Sqlite
         elif scheme in ("postgresql", "postgres"):
             backend = _Postgres
+        elif scheme in ("mariadb", "mysql"):
+            backend = _MariaDb
         else:
             raise RuntimeError(
-                f"database URL scheme '{scheme}' is not supported; use sqlite:/// or postgresql://"
+                f"database URL scheme '{scheme}' is not supported; use sqlite:///, "
+                "postgresql:// or mariadb://"
             )
         self.db = backend(self.ctx, url, table, mode, keys, config.get("create_table", True))
         self.chunk = config.get("batch_size", 1000)
@@ -461,3 +484,132 @@ class _Postgres(_Backend):
 
     def close(self) -> None:
         self.conn.close()
+
+
+class _MariaDb(_Backend):
+    def __init__(
+        self, ctx: StageContext, url: str, table: str, mode: str, keys: list[str], create: bool
+    ) -> None:
+        import urllib.parse
+
+        import pymysql
+
+        super().__init__(ctx, table, mode, keys, create)
+        self.pymysql = pymysql
+        parts = urllib.parse.urlsplit(url)
+        self.options = {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 3306,
+            "user": urllib.parse.unquote(parts.username or "root"),
+            "password": ctx.env.get("MYSQL_PWD", ""),
+            "database": parts.path.lstrip("/") or None,
+            "charset": "utf8mb4",
+            "autocommit": False,
+            "connect_timeout": 10,
+        }
+        try:
+            self.conn = pymysql.connect(**self.options)
+        except pymysql.err.MySQLError as exc:
+            where = f"{self.options['host']}:{self.options['port']}"
+            raise RuntimeError(f"cannot connect to MariaDB at {where}: {exc.args[-1]}") from None
+        existing = self._existing()
+        if existing:
+            self._use(existing)
+        elif not create:
+            self.conn.close()
+            raise RuntimeError(
+                f"table '{table}' does not exist in database '{self.options['database']}'; "
+                "create it, or set create_table: true"
+            )
+
+    def _existing(self) -> list[str]:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                (self.table,),
+            )
+            found = cur.fetchall()
+        self.conn.commit()
+        return [name for name, _ in found]  # JSON columns take JSON text (_value)
+
+    def prepare(self, first: dict[str, Any]) -> None:
+        if self.columns is not None:
+            return
+
+        def kind(name: str, value: Any) -> str:
+            if name in self.keys and isinstance(value, str):
+                return "VARCHAR(255)"  # a key is indexed, and TEXT cannot be without a length
+            return _MARIADB_TYPES.get(type(value), "LONGTEXT")
+
+        columns = ", ".join(f"{_bquote(k)} {kind(k, v)}" for k, v in first.items())
+        with self.conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {_bquote(self.table)} ({columns})")
+            if self.mode == "upsert":
+                keys = ", ".join(map(_bquote, self.keys))
+                cur.execute(
+                    f"CREATE UNIQUE INDEX IF NOT EXISTS {_bquote(self.table + '_flowpipe_key')} "
+                    f"ON {_bquote(self.table)} ({keys})"
+                )
+        self.conn.commit()
+        self._use(self._existing())
+
+    def _sql(self) -> str:
+        columns = self.columns
+        assert columns is not None
+        names = ", ".join(map(_bquote, columns))
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {_bquote(self.table)} ({names}) VALUES ({marks})"
+        if self.mode == "upsert":
+            updates = ", ".join(
+                f"{_bquote(c)} = VALUES({_bquote(c)})" for c in columns if c not in self.keys
+            ) or ", ".join(f"{_bquote(k)} = {_bquote(k)}" for k in self.keys)
+            sql += f" ON DUPLICATE KEY UPDATE {updates}"
+        return sql
+
+    @staticmethod
+    def _value(value: Any) -> Any:
+        return orjson.dumps(value).decode() if isinstance(value, dict | list) else value
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        pymysql = self.pymysql
+        rows = [tuple(self._value(v) for v in row) for row in self._rows(records)]
+        sql = self._sql()
+
+        def attempt() -> None:
+            with self.conn.cursor() as cur:
+                try:
+                    cur.executemany(sql, rows)
+                except (pymysql.err.DataError, pymysql.err.IntegrityError):
+                    self.conn.rollback()
+                    self._isolate(cur, sql, records)
+            self.conn.commit()
+
+        retry(
+            attempt,
+            (pymysql.err.OperationalError, pymysql.err.InterfaceError),
+            f"stage '{self.ctx.stage}': MariaDB",
+            between=self._reconnect,
+        )
+
+    def _isolate(self, cur: Any, sql: str, records: list[dict[str, Any]]) -> None:
+        """Row by row: a refused statement is rolled back alone, the others stay."""
+        columns = self.columns
+        assert columns is not None
+        for record in records:
+            try:
+                cur.execute(sql, tuple(self._value(record.get(c)) for c in columns))
+            except (self.pymysql.err.DataError, self.pymysql.err.IntegrityError) as exc:
+                self.ctx.dead_letter(record, f"database refused the row: {exc.args[-1]}")
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(self.pymysql.err.Error):
+            self.conn.close()
+        self.conn = self.pymysql.connect(**self.options)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _bquote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
