@@ -105,12 +105,25 @@ class FlowCollector:
             "Records a stage sent to its dead letter.",
             labels=["flow", "stage"],
         )
+        acked = CounterMetricFamily(
+            "flowpipe_source_ack_count",
+            "Records a source acknowledged to its broker after every sink committed them.",
+            labels=["flow", "stage"],
+        )
+        ack_failures = CounterMetricFamily(
+            "flowpipe_source_ack_failure_count",
+            "Acknowledgements the broker did not take (those records come again).",
+            labels=["flow", "stage"],
+        )
         for stage in self.flow.stages:
             labels = [name, stage.name]
             processed.add_metric(labels, stage.processed)
             errors.add_metric(labels, stage.errors)
             dead.add_metric(labels, stage.dead_letter.count)
-        yield from (enq, deq, depth, cap, dwell, processed, errors, dead)
+            if stage.acker is not None:
+                acked.add_metric(labels, stage.acker.acked)
+                ack_failures.add_metric(labels, stage.acker.failed)
+        yield from (enq, deq, depth, cap, dwell, processed, errors, dead, acked, ack_failures)
 
 
 class HealthServer:

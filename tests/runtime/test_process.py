@@ -188,6 +188,7 @@ def test_sigterm_drains_everything_and_exits_0(tmp_path: Path) -> None:
     assert status == 200
     assert 'flowpipe_queue_enqueue_count_total{flow="slow",queue="a"}' in metrics
     assert 'flowpipe_stage_process_count_total{flow="slow",stage="src"}' in metrics
+    assert 'flowpipe_source_ack_count_total{flow="slow",stage="src"}' in metrics
     assert "flowpipe_queue_dwell_ns_bucket" in metrics
     process.send_signal(signal.SIGTERM)
     saw_not_ready = False
