@@ -136,7 +136,11 @@ class Transform(Stage):
     kind = "transform"
 
     def process(self, batch: Batch) -> Batch:
-        """Return the output batch (may be shorter, longer, or the same list)."""
+        """Return the output batch (may be shorter, longer, or the same list).
+
+        Return what the batch became, not records kept from earlier calls: acknowledgements
+        travel with the batch, so a record held back across calls would be acknowledged
+        before it is written (and lost in a crash)."""
         raise NotImplementedError
 
 
