@@ -74,6 +74,13 @@ def spec_for(source: dict[str, Any], table: str, mode: str) -> dict[str, Any]:
     )
 
 
+def redelivery(mode: str) -> int:
+    """Seconds before the broker hands out again what was not acknowledged: short where a
+    killed runtime's messages must come back soon (upsert absorbs the duplicates), long
+    where no message may come twice (append after SIGTERM drains)."""
+    return 3 if mode == "upsert" else 60
+
+
 class Source:
     """A source with N records in it, and how to tell it is drained."""
 
@@ -98,9 +105,12 @@ class Sqs(Source):
             "queue_url": self.url,
             "endpoint_url": self.endpoint,
             "wait_time_seconds": 1,
-            "visibility_timeout": 3,  # what a killed runtime held comes back after 3 s
+            "visibility_timeout": redelivery(mode),
         }
-        return spec_for({"type": "sqs_listener", "config": config}, table, mode)
+        # moto answers two concurrent receives with the same message now and then; real SQS
+        # does not. Where duplicates must be 0 (append), one receiving thread avoids that.
+        source = {"type": "sqs_listener", "config": config, "threads": 2 if mode == "upsert" else 1}
+        return spec_for(source, table, mode)
 
     def drained(self) -> bool:
         return queue_is_empty(self.client, self.url)
@@ -128,7 +138,7 @@ class Nats(Source):
             "stream": self.stream,
             "subject": f"{self.stream}.in",
             "durable": "crash",
-            "ack_wait_seconds": 3,
+            "ack_wait_seconds": redelivery(mode),
         }
         return spec_for({"type": "nats_source", "config": config}, table, mode)
 
