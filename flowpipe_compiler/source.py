@@ -225,8 +225,8 @@ class _Composer:
                 break
             if kind in ("MappingEndEvent", "SequenceEndEvent"):
                 done = stack.pop()
-                if isinstance(done.container, dict) and _MERGE in done.container:
-                    _merge(done.container, self.doc.locate(done.path))
+                if done.merges and isinstance(done.container, dict):
+                    _merge(done.container, done.merges, self.doc.locate(done.path))
                 if done.anchor:
                     self.anchors[done.anchor] = done.container
                 continue
@@ -262,10 +262,10 @@ class _Composer:
                 hint="use a string key",
             )
         key = str(event.value)
-        if key == "<<" and event.style in (None, "") and event.tag is None:
-            key = _MERGE  # only a plain << merges; a quoted "<<" is an ordinary key
+        # Only a plain << merges; a quoted "<<" is an ordinary key.
+        frame.merging = key == "<<" and event.style in (None, "") and event.tag is None
         location = _mark(event)
-        if key in frame.container and key != _MERGE:
+        if key in frame.container and not frame.merging:
             first = self.doc.keys.get((*frame.path, key))
             where = f" (first defined at line {first.line})" if first else ""
             raise SourceError(
@@ -338,6 +338,10 @@ class _Frame:
     path: Path
     anchor: str | None
     key: str | None = None
+    merging: bool = False
+    """The pending key is a merge key (a plain ``<<``)."""
+    merges: list[Any] = field(default_factory=list)
+    """Values of this mapping's merge keys, applied when it ends (explicit keys win)."""
 
     @property
     def expecting_key(self) -> bool:
@@ -352,8 +356,8 @@ class _Frame:
     def attach(self, value: Any) -> None:
         if isinstance(self.container, dict):
             assert self.key is not None
-            if self.key == _MERGE:
-                self.container.setdefault(_MERGE, []).append(value)
+            if self.merging:
+                self.merges.append(value)
             else:
                 self.container[self.key] = value
             self.key = None
@@ -361,14 +365,10 @@ class _Frame:
             self.container.append(value)
 
 
-_MERGE = "\x00<<"
-"""Where merge-key values wait in a mapping until it ends (NUL never occurs in YAML text)."""
-
-
-def _merge(mapping: dict[str, Any], where: Location) -> None:
+def _merge(mapping: dict[str, Any], merges: list[Any], where: Location) -> None:
     """Apply YAML merge keys (``<<: *base`` or ``<<: [*a, *b]``); explicit keys win."""
     sources: list[Any] = []
-    for item in mapping.pop(_MERGE):
+    for item in merges:
         sources.extend(item if isinstance(item, list) else [item])
     for source in sources:
         if not isinstance(source, dict):

@@ -168,3 +168,7 @@ def test_only_a_plain_merge_key_merges() -> None:
         "x": 1,
         "y": 2,
     }
+
+
+def test_a_key_with_an_escaped_nul_is_just_a_key() -> None:
+    assert source.load("t.yaml", '"\\0<<": []\n').data == {"\x00<<": []}
