@@ -156,6 +156,27 @@ def test_postgres_start_up_errors_name_the_stage_and_the_cause(
 # -- SQS (moto server) -------------------------------------------------------------------
 
 
+def pace(spec: dict[str, Any], queue: str, delay_ms: float) -> None:
+    """Slow the consumer of ``queue`` down: a noop_transform taking ``delay_ms`` a record."""
+    consumer = next(s for s in spec["stages"] if s.get("input_queue") == queue)
+    consumer["input_queue"] = f"{queue}_paced"
+    spec["stages"].insert(
+        spec["stages"].index(consumer),
+        {
+            "name": "pace",
+            "type": "noop_transform",
+            "kind": "transform",
+            "threads": 1,
+            "input_queue": queue,
+            "output_queue": f"{queue}_paced",
+            "config": {"delay_ms": delay_ms},
+        },
+    )
+    spec["queues"].append(
+        {"name": f"{queue}_paced", "capacity": 64, "type": "QUEUE_TYPE_IN_MEMORY"}
+    )
+
+
 def sqs_to_pg(url: str, endpoint: str, table: str, extra: dict[str, Any] | None = None) -> dict:
     return make_spec(
         [
@@ -252,22 +273,9 @@ def test_sqs_visibility_is_extended_while_a_slow_batch_is_in_flight(
     send(client, url, [f"{i},slow" for i in range(20)])
     spec = sqs_to_pg(url, moto_endpoint, pg_table, {"visibility_timeout": 2})
     spec["stages"][0]["threads"] = 1
-    spec["stages"].insert(
-        2,
-        {
-            "name": "slow",
-            "type": "noop_transform",
-            "kind": "transform",
-            "threads": 1,
-            "input_queue": "rows",
-            "output_queue": "slow_rows",
-            "config": {"delay_ms": 250},
-        },
-    )
-    spec["stages"][3]["input_queue"] = "slow_rows"
+    pace(spec, "rows", delay_ms=250)
     spec["stages"][3]["config"]["mode"] = "append"
     spec["stages"][3]["config"].pop("key_columns")
-    spec["queues"].append({"name": "slow_rows", "capacity": 256, "type": "QUEUE_TYPE_IN_MEMORY"})
     started = time.monotonic()
     flow = run_until(
         spec, tmp_path, lambda: pg_count(pg_table) >= 20 and queue_is_empty(client, url)
@@ -600,20 +608,7 @@ def test_a_lost_postgres_connection_is_retried_and_nothing_is_lost(
         {"table": pg_table, "mode": "upsert", "key_columns": ["k"], "batch_size": 100},
     )
     spec["stages"][2]["config"]["url"] = f"{PG_URL}?application_name={app}"
-    spec["stages"].insert(
-        2,
-        {
-            "name": "pace",
-            "type": "noop_transform",
-            "kind": "transform",
-            "threads": 1,
-            "input_queue": "q",
-            "output_queue": "paced",
-            "config": {"delay_ms": 1},
-        },
-    )
-    spec["stages"][3]["input_queue"] = "paced"
-    spec["queues"].append({"name": "paced", "capacity": 64, "type": "QUEUE_TYPE_IN_MEMORY"})
+    pace(spec, "q", delay_ms=1)
     flow = Flow(spec, Settings(http_port=None, dead_letter_dir=str(tmp_path)), env={})
     flow.start()
     killed = 0
