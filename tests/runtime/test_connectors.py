@@ -90,7 +90,9 @@ def test_postgres_upsert_keeps_one_row_per_key_and_the_last_value(
         {"k": 0, "v": "x"},
         {"k": 0, "v": "y"},
     ]
-    assert run_flow(jsonl_to_pg(tmp_path, again, upsert), tmp_path).failures == []
+    spec = jsonl_to_pg(tmp_path, again, upsert)
+    spec["stages"][2]["threads"] = 1  # one writer: the later record of a key wins
+    assert run_flow(spec, tmp_path).failures == []
     assert pg_rows(pg_table, "SELECT count(*), count(DISTINCT k) FROM {t}") == [(750, 750)]
     assert pg_rows(pg_table, "SELECT v, count(*) FROM {t} GROUP BY v ORDER BY v") == [
         ("new", 500),
@@ -263,7 +265,10 @@ def test_sqs_messages_are_deleted_only_after_postgres_committed_them(
     ]
     # Every message was deleted (the queue is empty); at-least-once may receive one twice.
     assert flow.summary()["acknowledged"]["receive"] >= 601
-    assert flow.summary()["dead_letters"] == {"parse": 1}
+    # The bad line reaches the dead letter (twice if moto handed it to both receivers).
+    assert flow.summary()["dead_letters"]["parse"] >= 1
+    dead = (tmp_path / "t.parse.dead-letter.jsonl").read_text().splitlines()
+    assert {orjson.loads(line)["record"] for line in dead} == {"not-a-number,x"}
 
 
 def test_sqs_visibility_is_extended_while_a_slow_batch_is_in_flight(
@@ -577,7 +582,10 @@ def test_postgres_copies_csv_lines_itself_and_dead_letters_only_the_refused_ones
     assert sorted(d["record"] for d in dead) == ["200", "one hundred,x"]
     assert all("database refused the line" in d["reason"] for d in dead)
     again = [f"{i},new" for i in range(0, 500, 2)] + ["0,newest"]
-    assert run_flow(csv_lines_to_pg(tmp_path, again, config), tmp_path).failures == []
+    spec = csv_lines_to_pg(tmp_path, again, config)
+    # Within one writer the later line of a key wins; competing writers commit in any order.
+    spec["stages"][1]["threads"] = 1
+    assert run_flow(spec, tmp_path).failures == []
     assert pg_rows(pg_table, "SELECT v, count(*) FROM {t} GROUP BY v ORDER BY v LIMIT 2") == [
         ("new", 249),
         ("newest", 1),
