@@ -680,3 +680,13 @@ def test_mariadb_start_up_error_names_the_host(tmp_path: Path, mariadb_table: st
     flow = run_flow(jsonl_to_pg(tmp_path, [{"k": 1}], config), tmp_path)
     assert flow.failures == flow.startup_failures
     assert "could not start: cannot connect to MariaDB at 127.0.0.1:1" in flow.failures[0]
+
+
+def test_mariadb_missing_table_is_a_start_up_error(tmp_path: Path, mariadb_table: str) -> None:
+    config = {"url": MARIADB_URL, "table": mariadb_table, "create_table": False}
+    flow = run_flow(jsonl_to_pg(tmp_path, [{"k": 1}], config), tmp_path)
+    assert flow.failures == flow.startup_failures
+    assert (
+        f"could not start: table '{mariadb_table}' does not exist in database 'test' on "
+        "127.0.0.1:3306; create it, or set create_table: true"
+    ) in flow.failures[0]

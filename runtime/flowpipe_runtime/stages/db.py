@@ -36,6 +36,7 @@ import csv
 import datetime
 import decimal
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,17 @@ class _Backend:
         self.columns: list[str] | None = None
         self.column_set: frozenset[str] = frozenset()
 
+    def _adopt(self, existing: list[str], where: str) -> None:
+        """Use the table's ``existing`` columns; none means no table, which start-up accepts
+        only when the first record may create it."""
+        if existing:
+            self._use(existing)
+        elif not self.create:
+            raise RuntimeError(
+                f"table '{self.table}' does not exist in {where}; create it, or set "
+                "create_table: true"
+            )
+
     def _use(self, columns: list[str]) -> None:
         missing = [k for k in self.keys if k not in columns]
         if missing:
@@ -282,14 +294,7 @@ class _Postgres(_Backend):
         schema, _, name = table.rpartition(".")
         self.schema, self.name = schema or None, name
         try:
-            existing = self._existing()
-            if existing:
-                self._use(existing)
-            elif not create:
-                raise RuntimeError(
-                    f"table '{table}' does not exist in {self._where()}; create it, or set "
-                    "create_table: true"
-                )
+            self._adopt(self._existing(), self._where())
         except BaseException:
             self.conn.close()  # a stage that fails to open is not closed by the engine
             raise
@@ -299,9 +304,12 @@ class _Postgres(_Backend):
         info = self.conn.info
         return f"database '{info.dbname}' on {info.host}:{info.port}"
 
+    def _open(self) -> Any:
+        return self.psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+
     def _connect(self) -> Any:
         try:
-            return self.psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+            return self._open()
         except self.psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             host = self.url.split("@")[-1].split("/")[0]
@@ -344,36 +352,31 @@ class _Postgres(_Backend):
         self._use(self._existing())
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        psycopg = self.psycopg
-
-        def attempt() -> None:
-            try:
-                self._copy(self._rows(records))
-            except (psycopg.DataError, psycopg.IntegrityError):
-                self.conn.rollback()
-                self._isolate(records)
-
-        retry(
-            attempt,
-            (psycopg.OperationalError, psycopg.InterfaceError),
-            f"stage '{self.ctx.stage}': PostgreSQL",
-            between=self._reconnect,
-        )
+        self._commit(lambda: self._copy(self._rows(records)), lambda: self._isolate(records))
 
     def write_lines(self, columns: list[str], lines: list[str]) -> None:
         """CSV lines for ``columns``, parsed by PostgreSQL's COPY."""
-        psycopg = self.psycopg
         names = ", ".join(map(_quote, columns))
         text = "\n".join(lines) + "\n"
 
+        def copy() -> None:
+            with self.conn.cursor() as cur:
+                self._copy_csv(cur, names, columns, text)
+            self.conn.commit()
+
+        self._commit(copy, lambda: self._isolate_lines(names, columns, lines))
+
+    def _commit(self, work: Callable[[], None], isolate: Callable[[], None]) -> None:
+        """``work`` (which commits); if the database refuses the chunk, ``isolate`` it row by
+        row instead; a lost connection retries the lot on a new one."""
+        psycopg = self.psycopg
+
         def attempt() -> None:
             try:
-                with self.conn.cursor() as cur:
-                    self._copy_csv(cur, names, columns, text)
-                self.conn.commit()
+                work()
             except (psycopg.DataError, psycopg.IntegrityError):
                 self.conn.rollback()
-                self._isolate_lines(names, columns, lines)
+                isolate()
 
         retry(
             attempt,
@@ -381,17 +384,21 @@ class _Postgres(_Backend):
             f"stage '{self.ctx.stage}': PostgreSQL",
             between=self._reconnect,
         )
+
+    def _staging(self, cur: Any) -> str:
+        """This thread's temporary table for upserts, emptied by every commit."""
+        cur.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.temporary} "
+            f"(LIKE {self._qualified()}) ON COMMIT DELETE ROWS"
+        )
+        return self.temporary
 
     def _copy_csv(self, cur: Any, names: str, columns: list[str], text: str) -> None:
         if self.mode != "upsert":
             with cur.copy(f"COPY {self._qualified()} ({names}) FROM STDIN (FORMAT csv)") as copy:
                 copy.write(text)
             return
-        cur.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.temporary} "
-            f"(LIKE {self._qualified()}) ON COMMIT DELETE ROWS"
-        )
-        with cur.copy(f"COPY {self.temporary} ({names}) FROM STDIN (FORMAT csv)") as copy:
+        with cur.copy(f"COPY {self._staging(cur)} ({names}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(text)
         keys = ", ".join(map(_quote, self.keys))
         # The last line of a key wins: a temporary table keeps COPY's order in ctid.
@@ -416,7 +423,7 @@ class _Postgres(_Backend):
         try:
             self.conn.close()
         finally:
-            self.conn = self.psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+            self.conn = self._open()
 
     def _statement(self, source: str, columns: list[str] | None = None) -> str:
         columns = columns or self.columns
@@ -440,13 +447,7 @@ class _Postgres(_Backend):
         if self.json_columns:
             rows = [self._adapt_row(row) for row in rows]
         with self.conn.cursor() as cur:
-            target = self._qualified()
-            if self.mode == "upsert":
-                cur.execute(
-                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.temporary} "
-                    f"(LIKE {self._qualified()}) ON COMMIT DELETE ROWS"
-                )
-                target = self.temporary
+            target = self._staging(cur) if self.mode == "upsert" else self._qualified()
             with cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
                 write_row = copy.write_row
                 for row in rows:
@@ -512,15 +513,12 @@ class _MariaDb(_Backend):
         except pymysql.err.MySQLError as exc:
             where = f"{self.options['host']}:{self.options['port']}"
             raise RuntimeError(f"cannot connect to MariaDB at {where}: {exc.args[-1]}") from None
-        existing = self._existing()
-        if existing:
-            self._use(existing)
-        elif not create:
-            self.conn.close()
-            raise RuntimeError(
-                f"table '{table}' does not exist in database '{self.options['database']}'; "
-                "create it, or set create_table: true"
-            )
+        try:
+            where = f"database '{self.options['database']}' on {self.options['host']}:"
+            self._adopt(self._existing(), where + str(self.options["port"]))
+        except BaseException:
+            self.conn.close()  # a stage that fails to open is not closed by the engine
+            raise
 
     def _existing(self) -> list[str]:
         with self.conn.cursor() as cur:
