@@ -74,6 +74,13 @@ def _connect(ctx: StageContext, loop: _Loop) -> Any:
         ) from None
 
 
+def _disconnect(nc: Any, loop: _Loop) -> None:
+    try:
+        loop.run(nc.close(), timeout=10)
+    finally:
+        loop.stop()
+
+
 class NatsSource(Source):
     def open(self) -> None:
         from nats.js.api import AckPolicy, ConsumerConfig
@@ -91,7 +98,7 @@ class NatsSource(Source):
         try:
             self.loop.run(js.stream_info(self.stream))
         except NotFoundError:
-            self._shutdown()
+            _disconnect(self.nc, self.loop)
             raise RuntimeError(f"NATS stream '{self.stream}' does not exist") from None
         consumer = ConsumerConfig(
             durable_name=durable,
@@ -126,14 +133,8 @@ class NatsSource(Source):
 
         self.loop.run(ack_all())
 
-    def _shutdown(self) -> None:
-        try:
-            self.loop.run(self.nc.close(), timeout=10)
-        finally:
-            self.loop.stop()
-
     def close(self) -> None:
-        self._shutdown()
+        _disconnect(self.nc, self.loop)
 
 
 def _payload(record: Any) -> bytes:
@@ -163,7 +164,4 @@ class NatsSink(Sink):
         self.loop.run(publish())
 
     def close(self) -> None:
-        try:
-            self.loop.run(self.nc.close(), timeout=10)
-        finally:
-            self.loop.stop()
+        _disconnect(self.nc, self.loop)
