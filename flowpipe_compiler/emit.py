@@ -31,6 +31,11 @@ def _sorted(value: Any) -> Any:
     return value
 
 
+def to_yaml_stream(documents: list[Any]) -> str:
+    """Several documents in one YAML stream (``---`` between them)."""
+    return "---\n".join(to_yaml(document) for document in documents)
+
+
 def to_json(data: Any) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
 

@@ -55,7 +55,7 @@ def generate(root: Path, environ: Mapping[str, str]) -> int:
     if invalid:
         sys.stderr.write(REPORTERS["text"](invalid))
         return Exit.FINDINGS
-    sys.stdout.write("---\n".join(emit.to_yaml(obj) for obj in objects))
+    sys.stdout.write(emit.to_yaml_stream(objects))
     sys.stderr.write(
         f"flowpipe: {wanted.app or 'application'}: {len(chosen)} flow(s), "
         f"environment {wanted.environment or '(base)'}, {len(objects)} objects\n"

@@ -70,7 +70,7 @@ def _base(rendered: Rendered) -> dict[str, str]:
     prefix = f"kustomize/base/{rendered.flow}"
     files = {
         f"{prefix}/flow.yaml": rendered.spec_text,
-        f"{prefix}/resources.yaml": _stream(rendered.objects),
+        f"{prefix}/resources.yaml": emit.to_yaml_stream(rendered.objects),
     }
     kustomization = {
         **KUSTOMIZATION,
@@ -85,10 +85,6 @@ def _base(rendered: Rendered) -> dict[str, str]:
     }
     files[f"{prefix}/kustomization.yaml"] = emit.to_yaml(kustomization)
     return files
-
-
-def _stream(documents: list[dict[str, Any]]) -> str:
-    return "---\n".join(emit.to_yaml(document) for document in documents)
 
 
 def _pod_spec_path(kind: str) -> list[str]:
@@ -152,7 +148,7 @@ def tree(specs: dict[str, dict[str, Any]], overlays: list[Overlay]) -> dict[str,
         if generators:
             kustomization["configMapGenerator"] = generators
         if patches:
-            files[f"{prefix}/patches.yaml"] = _stream(patches)
+            files[f"{prefix}/patches.yaml"] = emit.to_yaml_stream(patches)
         if patches or overlay.patches:
             kustomization["patches"] = ([{"path": "patches.yaml"}] if patches else []) + (
                 overlay.patches
